@@ -1,0 +1,74 @@
+"""aimark: label AI-generated content and verify those labels (GB 45438-2025, CAC Measures).
+
+The public API::
+
+    from aimark import AIGCLabel, label_file, verify
+    label_file("in.jpg", "out.jpg", AIGCLabel("001191110102MACQD9K64010000", "req-42"))
+    report = verify("out.jpg")
+    report.verdict, report.to_dict()
+"""
+
+from __future__ import annotations
+
+from .api import (
+    FinalStep,
+    LabelResult,
+    atomic_write,
+    detect_format,
+    error_report,
+    label_bytes,
+    label_file,
+    read_labels,
+    verify,
+    verify_bytes,
+)
+from .containers import DEFAULT_LIMITS, Limits
+from .errors import (
+    AimarkError,
+    CorruptFile,
+    InputError,
+    InvalidLabel,
+    LimitExceeded,
+    OutputError,
+    UnsafeContent,
+    UnsupportedFormat,
+)
+from .label import FIELDS, AIGCLabel, LabelKind, ProviderCode, parse_label_text, parse_provider_code
+from .report import Finding, LabelRecord, Report, Severity, Verdict
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "DEFAULT_LIMITS",
+    "FIELDS",
+    "AIGCLabel",
+    "AimarkError",
+    "CorruptFile",
+    "FinalStep",
+    "Finding",
+    "InputError",
+    "InvalidLabel",
+    "LabelKind",
+    "LabelRecord",
+    "LabelResult",
+    "LimitExceeded",
+    "Limits",
+    "OutputError",
+    "ProviderCode",
+    "Report",
+    "Severity",
+    "UnsafeContent",
+    "UnsupportedFormat",
+    "Verdict",
+    "__version__",
+    "atomic_write",
+    "detect_format",
+    "error_report",
+    "label_bytes",
+    "label_file",
+    "parse_label_text",
+    "parse_provider_code",
+    "read_labels",
+    "verify",
+    "verify_bytes",
+]

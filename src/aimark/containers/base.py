@@ -1,0 +1,158 @@
+"""What every container module provides, and the registry that sniffs bytes.
+
+A container module knows bytes only: it walks its format's structure with bounded reads,
+returns every label text it finds (with where it found it), and produces the byte pieces of
+a new file that holds exactly one label. Pixels and samples are never decoded here.
+
+Writers return a list of pieces (``bytes`` or ``memoryview`` slices of the input), so a
+large input is streamed to the output without being copied into one buffer.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+import mmap
+from typing import TYPE_CHECKING, Union
+
+from ..errors import CorruptFile, UnsupportedFormat
+from ..report import Finding
+
+if TYPE_CHECKING:
+    from ..label import AIGCLabel
+
+#: The input: ``bytes`` or a read-only ``mmap`` (both support slicing, find and struct).
+Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
+Piece = Union[bytes, memoryview]
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Safety limits for parsing. Every read and allocation is bounded by these."""
+
+    max_xmp_packet: int = 1 << 20  # 1 MiB: XMP never needs more for a label
+    max_text_chunk: int = 1 << 20  # decompressed PNG zTXt/iTXt and similar
+    max_segments: int = 200_000  # chunks / segments / IFD entries walked per file
+    max_ifd_entries: int = 4096  # entries in one TIFF IFD
+    max_ifds: int = 64  # IFDs followed in one TIFF chain
+
+
+DEFAULT_LIMITS = Limits()
+
+
+@dataclass
+class RawLabel:
+    """A label text as found at one site, before parsing."""
+
+    site: str
+    text: str
+
+
+@dataclass
+class ReadResult:
+    """What a container reader found."""
+
+    labels: list[RawLabel] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    complete: bool = True  # False when the walk stopped early on a structural problem
+
+
+@dataclass(frozen=True)
+class Carrier:
+    """A registered container format."""
+
+    name: str  # short id used in reports: "jpeg", "png", ...
+    mime: str
+    extensions: tuple[str, ...]
+    sniff: Callable[[bytes], int]  # score 0..100 from the first bytes of the file
+    read: Callable[[Buffer, Limits], ReadResult]
+    write: Callable[[Buffer, AIGCLabel, Limits], list[Piece]]
+
+
+_REGISTRY: dict[str, Carrier] = {}
+SNIFF_BYTES = 64
+
+
+def register(carrier: Carrier) -> Carrier:
+    """Add (or replace) a carrier. Audio, video and document carriers plug in here."""
+    _REGISTRY[carrier.name] = carrier
+    return carrier
+
+
+def carriers() -> Sequence[Carrier]:
+    return tuple(_REGISTRY.values())
+
+
+def get_carrier(name: str) -> Carrier:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise UnsupportedFormat(f"no carrier named {name!r}") from None
+
+
+def sniff(head: bytes) -> Carrier:
+    """The best carrier for a file starting with ``head``, by content, never by extension."""
+    if not head:
+        raise CorruptFile("empty file")
+    best: tuple[int, Carrier] | None = None
+    for carrier in _REGISTRY.values():
+        score = carrier.sniff(head)
+        if score > 0 and (best is None or score > best[0]):
+            best = (score, carrier)
+    if best is None:
+        raise UnsupportedFormat("not a format aimark knows (sniffed by content)")
+    return best[1]
+
+
+# -- small byte helpers shared by the walkers -------------------------------------------------
+def u16be(buf: Buffer, off: int) -> int:
+    return int(struct.unpack_from(">H", buf, off)[0])
+
+
+def u32be(buf: Buffer, off: int) -> int:
+    return int(struct.unpack_from(">I", buf, off)[0])
+
+
+def u32le(buf: Buffer, off: int) -> int:
+    return int(struct.unpack_from("<I", buf, off)[0])
+
+
+def need(buf: Buffer, off: int, size: int, what: str) -> None:
+    """Raise CorruptFile unless ``size`` bytes exist at ``off``."""
+    if off < 0 or size < 0 or off + size > len(buf):
+        raise CorruptFile(f"truncated: {what} needs {size} bytes at offset {off}, file has {len(buf)}")
+
+
+def decode_text(data: bytes) -> str:
+    """UTF-8 if it is, else Latin-1 (never fails)."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError:
+        return data.decode("latin-1")
+
+
+def join(pieces: Sequence[Piece]) -> bytes:
+    return b"".join(pieces)
+
+
+def splice(buf: Buffer, edits: Sequence[tuple[int, int, bytes]]) -> list[Piece]:
+    """Pieces of ``buf`` with each ``(start, end, replacement)`` applied.
+
+    Edits must not overlap; an insertion is ``(pos, pos, data)``, a deletion ``(a, b, b"")``.
+    Untouched ranges are zero-copy views of the input.
+    """
+    view = memoryview(buf)
+    out: list[Piece] = []
+    pos = 0
+    for start, end, data in sorted(edits, key=lambda e: (e[0], e[1])):
+        if start < pos or end < start or end > len(buf):
+            raise ValueError(f"bad edit {start}:{end}")
+        if start > pos:
+            out.append(view[pos:start])
+        if data:
+            out.append(data)
+        pos = end
+    if pos < len(buf):
+        out.append(view[pos:])
+    return out

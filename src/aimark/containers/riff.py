@@ -1,0 +1,204 @@
+"""RIFF containers. WebP: the label in the ``XMP `` chunk; EXIF UserComment read.
+
+Writing a WebP: the XMP chunk is rewritten where it stands or added after the image data (and
+EXIF) as the container spec orders it; the VP8X XMP flag is set. A simple file (a lone
+``VP8 `` or ``VP8L`` chunk) becomes an extended one: a VP8X chunk is added with the canvas size
+read from the bitstream header and, for VP8L, the alpha flag from its header. The RIFF size is
+fixed and odd chunks are padded. Image data is copied byte for byte.
+
+The chunk walker is shared with the RIFF audio/video carriers (WAV, AVI) that plug in later.
+"""
+
+from __future__ import annotations
+
+import struct
+from dataclasses import dataclass
+
+from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
+from ..label import AIGCLabel
+from ..report import error
+from . import xmp
+from .base import (
+    DEFAULT_LIMITS,
+    Buffer,
+    Carrier,
+    Limits,
+    Piece,
+    RawLabel,
+    ReadResult,
+    register,
+    splice,
+    u32le,
+)
+from .tiff import TiffView, blank_comment, user_comment_labels
+
+XMP_FLAG, EXIF_FLAG, ALPHA_FLAG = 0x04, 0x08, 0x10
+_IMAGE_ORDER = (b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L", b"EXIF")
+
+
+@dataclass(frozen=True)
+class Chunk:
+    fourcc: bytes
+    start: int  # offset of the fourcc
+    data: int
+    size: int  # declared data size (without padding)
+    end: int  # offset after data and padding
+
+
+@dataclass(frozen=True)
+class Riff:
+    form: bytes
+    size: int  # declared RIFF size
+    end: int  # 8 + size, clipped to the file
+    chunks: tuple[Chunk, ...]
+    complete: bool
+    problem: str
+
+
+def walk(buf: Buffer, limits: Limits) -> Riff:
+    if len(buf) < 12 or bytes(buf[:4]) != b"RIFF":
+        raise CorruptFile("not a RIFF file")
+    size = u32le(buf, 4)
+    form = bytes(buf[8:12])
+    end = 8 + size
+    complete, problem = True, ""
+    if end > len(buf):
+        complete, problem = False, f"RIFF declares {size} bytes, file has {len(buf) - 8}"
+        end = len(buf)
+    chunks: list[Chunk] = []
+    pos = 12
+    while pos + 8 <= end:
+        if len(chunks) >= limits.max_segments:
+            return Riff(form, size, end, tuple(chunks), False, f"more than {limits.max_segments} chunks")
+        fourcc = bytes(buf[pos : pos + 4])
+        csize = u32le(buf, pos + 4)
+        if pos + 8 + csize > end:
+            return Riff(form, size, end, tuple(chunks), False, f"chunk {fourcc!r} at offset {pos} declares {csize} bytes past the end")
+        cend = min(pos + 8 + csize + (csize & 1), end)
+        chunks.append(Chunk(fourcc, pos, pos + 8, csize, cend))
+        pos = cend
+    if complete and pos != end:
+        complete, problem = False, f"{end - pos} stray bytes at the end of the RIFF data"
+    return Riff(form, size, end, tuple(chunks), complete, problem)
+
+
+def make_chunk(fourcc: bytes, data: bytes) -> bytes:
+    pad = b"\x00" if len(data) & 1 else b""
+    return fourcc + struct.pack("<I", len(data)) + data + pad
+
+
+def _exif_view(buf: Buffer, chunk: Chunk, limits: Limits) -> TiffView:
+    base = chunk.data
+    if bytes(buf[base : base + 6]) == b"Exif\x00\x00":
+        base += 6
+    return TiffView(buf, base, chunk.data + chunk.size, limits)
+
+
+# -- WebP --------------------------------------------------------------------------------------
+def sniff_webp(head: bytes) -> int:
+    return 100 if head[:4] == b"RIFF" and head[8:12] == b"WEBP" else 0
+
+
+def read_webp(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    res = ReadResult()
+    riff = walk(buf, limits)
+    if not riff.complete:
+        res.complete = False
+        res.findings.append(error("corrupt_container", f"WebP structure: {riff.problem}", "webp"))
+    for i, chunk in enumerate(riff.chunks):
+        site = f"webp:{chunk.fourcc.decode('latin-1').strip()}[{i}]"
+        if chunk.fourcc == b"XMP ":
+            if chunk.size > limits.max_xmp_packet:
+                res.findings.append(error("limit_exceeded", f"XMP chunk of {chunk.size} bytes", site))
+                res.complete = False
+                continue
+            labels, findings, ok = xmp.read_aigc(bytes(buf[chunk.data : chunk.data + chunk.size]), site, limits)
+            res.labels += labels
+            res.findings += findings
+            res.complete &= ok
+        elif chunk.fourcc == b"EXIF":
+            try:
+                view = _exif_view(buf, chunk, limits)
+            except (CorruptFile, LimitExceeded, UnsupportedFormat) as exc:
+                res.findings.append(error("exif_corrupt", f"EXIF header: {exc.message}", site))
+                continue
+            comments, findings, _ = user_comment_labels(view, site)
+            res.labels += [RawLabel(c.site, c.text) for c in comments]
+            res.findings += findings
+    return res
+
+
+def _canvas(buf: Buffer, chunk: Chunk) -> tuple[int, int, bool]:
+    """Canvas width, height and alpha from a simple file's VP8 / VP8L bitstream header."""
+    d = chunk.data
+    if chunk.fourcc == b"VP8 ":
+        if chunk.size < 10 or bytes(buf[d + 3 : d + 6]) != b"\x9d\x01\x2a":
+            raise CorruptFile("VP8 bitstream header not found")
+        w, h = struct.unpack_from("<HH", buf, d + 6)
+        return w & 0x3FFF, h & 0x3FFF, False
+    if chunk.size < 5 or buf[d] != 0x2F:
+        raise CorruptFile("VP8L signature not found")
+    bits = u32le(buf, d + 1)
+    return (bits & 0x3FFF) + 1, ((bits >> 14) & 0x3FFF) + 1, bool((bits >> 28) & 1)
+
+
+def write_webp(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
+    riff = walk(buf, limits)
+    if not riff.complete:
+        raise CorruptFile(f"cannot label a broken WebP: {riff.problem}")
+    if not riff.chunks:
+        raise CorruptFile("WebP without chunks")
+    value = label.to_inner_json()
+    edits: list[tuple[int, int, bytes]] = []
+    first = riff.chunks[0]
+    done = False
+    for chunk in riff.chunks:
+        if chunk.fourcc == b"XMP ":
+            if chunk.size > limits.max_xmp_packet:
+                raise LimitExceeded(f"XMP chunk of {chunk.size} bytes")
+            packet = bytes(buf[chunk.data : chunk.data + chunk.size])
+            if not done:
+                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", xmp.set_aigc(packet, value, limits))))
+                done = True
+            elif xmp.read_aigc(packet, "webp", limits)[0]:
+                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", xmp.remove_aigc(packet, limits))))
+        elif chunk.fourcc == b"EXIF":
+            try:
+                view = _exif_view(buf, chunk, limits)
+            except (CorruptFile, LimitExceeded, UnsupportedFormat):
+                continue
+            for c in user_comment_labels(view, "webp")[0]:
+                edits.append((c.value_at, c.value_at + c.size, blank_comment(c, buf)))
+    if first.fourcc == b"VP8X":
+        if first.size < 10:
+            raise CorruptFile("VP8X chunk too short")
+        flags = buf[first.data] | XMP_FLAG
+        edits.append((first.data, first.data + 1, bytes([flags])))
+    elif first.fourcc in (b"VP8 ", b"VP8L"):
+        w, h, alpha = _canvas(buf, first)
+        flags = XMP_FLAG | (ALPHA_FLAG if alpha else 0)
+        vp8x = bytes([flags, 0, 0, 0]) + (w - 1).to_bytes(3, "little") + (h - 1).to_bytes(3, "little")
+        edits.append((first.start, first.start, make_chunk(b"VP8X", vp8x)))
+    else:
+        raise CorruptFile(f"WebP starts with an unexpected chunk {first.fourcc!r}")
+    if not done:
+        after = max((c.end for c in riff.chunks if c.fourcc in _IMAGE_ORDER), default=riff.end)
+        edits.append((after, after, make_chunk(b"XMP ", xmp.set_aigc(None, value, limits))))
+    delta = sum(len(data) - (end - start) for start, end, data in edits)
+    new_size = riff.end - 8 + delta
+    if new_size >= 1 << 32:
+        raise LimitExceeded("the labeled WebP would exceed 4 GiB")
+    edits.append((4, 8, struct.pack("<I", new_size)))
+    return splice(buf, edits)
+
+
+WEBP = register(
+    Carrier(
+        name="webp",
+        mime="image/webp",
+        extensions=(".webp",),
+        sniff=sniff_webp,
+        read=read_webp,
+        write=write_webp,
+    )
+)

@@ -1,0 +1,154 @@
+"""Findings, label records and reports: the data every journey returns.
+
+The JSON shape (``Report.to_dict()``) is a public contract that platforms parse::
+
+    {"path": ..., "format": ..., "verdict": ...,
+     "labels": [{"site": ..., "form": ..., "aigc": {...}, "findings": [...]}],
+     "findings": [{"code": ..., "severity": ..., "message": ..., "site": ...}]}
+
+Fields are only ever added, never renamed or removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import Enum
+from typing import Any
+
+
+class Severity(str, Enum):
+    """How much a finding weighs in the verdict."""
+
+    ERROR = "error"  # the file does not conform
+    WARNING = "warning"  # worth a look; does not change the verdict by itself
+    INFO = "info"  # context only
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class Verdict(str, Enum):
+    """SPEC section 8 verdicts, plus ``error`` when a file could not be examined at all."""
+
+    COMPLIANT = "compliant"
+    NONCOMPLIANT = "noncompliant"
+    NOT_FOUND = "not_found"
+    INCONCLUSIVE = "inconclusive"
+    ERROR = "error"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One observation about a file or a label."""
+
+    code: str
+    severity: Severity
+    message: str
+    site: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "code": self.code,
+            "severity": self.severity.value,
+            "message": self.message,
+            "site": self.site,
+        }
+
+
+def error(code: str, message: str, site: str | None = None) -> Finding:
+    return Finding(code, Severity.ERROR, message, site)
+
+
+def warning(code: str, message: str, site: str | None = None) -> Finding:
+    return Finding(code, Severity.WARNING, message, site)
+
+
+def info(code: str, message: str, site: str | None = None) -> Finding:
+    return Finding(code, Severity.INFO, message, site)
+
+
+@dataclass
+class LabelRecord:
+    """One AIGC label as found at one metadata site, with what was wrong with it."""
+
+    site: str
+    aigc: dict[str, Any]
+    findings: list[Finding] = field(default_factory=list)
+    form: str = "inner"  # wrapped | inner | bare | unparsed
+    empty: bool = False  # every field empty: a label shell, possibly wiped
+
+    @property
+    def ok(self) -> bool:
+        return not any(f.severity is Severity.ERROR for f in self.findings)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "site": self.site,
+            "form": self.form,
+            "aigc": dict(self.aigc),
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+@dataclass
+class Report:
+    """The result of verifying one file."""
+
+    path: str | None
+    format: str | None
+    labels: list[LabelRecord] = field(default_factory=list)
+    findings: list[Finding] = field(default_factory=list)
+    complete: bool = True  # False when the container walk stopped early (corrupt/truncated)
+    examined: bool = True  # False when the file could not be examined at all (verdict "error")
+    verdict: Verdict = Verdict.NOT_FOUND
+
+    def __post_init__(self) -> None:
+        self.verdict = decide_verdict(self)
+
+    def refresh(self) -> Verdict:
+        """Recompute the verdict after findings or labels were added."""
+        self.verdict = decide_verdict(self)
+        return self.verdict
+
+    def all_findings(self) -> list[Finding]:
+        out = list(self.findings)
+        for rec in self.labels:
+            out.extend(rec.findings)
+        return out
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "format": self.format,
+            "verdict": self.verdict.value,
+            "labels": [rec.to_dict() for rec in self.labels],
+            "findings": [f.to_dict() for f in self.findings],
+        }
+
+
+def decide_verdict(report: Report) -> Verdict:
+    """SPEC section 8, in this order:
+
+    1. a file that could not be examined (unsupported, unreadable) -> ``error``;
+    2. no label at any site -> ``not_found``, or ``inconclusive`` when the container walk
+       stopped early (the label may sit in the part that could not be read);
+    3. more than one label -> ``noncompliant`` (exactly one label per file);
+    4. any error finding on the file or the label -> ``noncompliant``;
+    5. the only label is an empty shell -> ``inconclusive`` (possible wipe);
+    6. otherwise ``compliant``.
+    """
+    if not report.examined:
+        return Verdict.ERROR
+    if not report.labels:
+        return Verdict.NOT_FOUND if report.complete else Verdict.INCONCLUSIVE
+    if len(report.labels) > 1:
+        return Verdict.NONCOMPLIANT
+    rec = report.labels[0]
+    if rec.empty:
+        return Verdict.INCONCLUSIVE
+    if any(f.severity is Severity.ERROR for f in report.all_findings()):
+        return Verdict.NONCOMPLIANT
+    return Verdict.COMPLIANT

@@ -1,0 +1,1 @@
+"""text: per-media verbs (explicit label, watermark) land here in later issues."""

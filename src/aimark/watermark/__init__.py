@@ -1,0 +1,1 @@
+"""What every media watermark shares (payload framing, ECC, keyed patterns, statistics): later issues."""
