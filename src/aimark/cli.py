@@ -1,0 +1,213 @@
+"""The ``aimark`` command: a thin terminal over :mod:`aimark.api`.
+
+Exit codes (documented in README.md):
+  0  every file compliant (verify) / the output was written (label)
+  1  some file is noncompliant, has no label, or is inconclusive (verify)
+  2  usage, input or output error (unsupported format, unreadable file, cannot write)
+"""
+
+from __future__ import annotations
+
+import argparse
+import glob
+import json
+import os
+import sys
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from typing import TextIO
+
+from . import __version__
+from .api import error_report, label_file, verify
+from .errors import AimarkError, UnsupportedFormat
+from .label import AIGCLabel, LabelKind
+from .report import Report, Severity, Verdict
+
+EXIT_OK, EXIT_NONCOMPLIANT, EXIT_ERROR = 0, 1, 2
+_GLOB_CHARS = set("*?[")
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="aimark", description="Label AI-generated content and verify AIGC labels.")
+    p.add_argument("--version", action="version", version=f"aimark {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    lab = sub.add_parser("label", help="write the AIGC metadata label into a file")
+    lab.add_argument("input", help="file to label (read only, unless --in-place)")
+    lab.add_argument("-o", "--output", help="where to write the labeled file")
+    lab.add_argument("--in-place", action="store_true", help="overwrite the input (atomically)")
+    lab.add_argument("--producer", required=True, help="ContentProducer: 27-character provider code")
+    lab.add_argument("--produce-id", required=True, help="ProduceID: the producer's id for this content")
+    lab.add_argument("--label", default="1", choices=[k.value for k in LabelKind], help="Label: 1 AI-generated (default), 2 possibly, 3 suspected")
+    lab.add_argument("--propagator", default="", help="ContentPropagator (default: the producer)")
+    lab.add_argument("--propagate-id", default="", help="PropagateID (default: the ProduceID)")
+    lab.add_argument("--reserved-code1", default="", help="ReservedCode1 (producer's integrity data)")
+    lab.add_argument("--reserved-code2", default="", help="ReservedCode2 (propagator's integrity data)")
+    lab.add_argument("--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)")
+    lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    ver = sub.add_parser("verify", help="read and judge the AIGC labels of files")
+    ver.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or glob patterns")
+    ver.add_argument("-r", "--recursive", action="store_true", help="walk directories recursively")
+    ver.add_argument("--json", action="store_true", help="one JSON object per line per file")
+    ver.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
+    ver.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    return p
+
+
+def _err(msg: str) -> None:
+    print(f"aimark: error: {msg}", file=sys.stderr)
+
+
+# -- label -------------------------------------------------------------------------------------
+def _cmd_label(args: argparse.Namespace) -> int:
+    if not args.in_place and not args.output:
+        _err("give -o OUTPUT, or --in-place to overwrite the input")
+        return EXIT_ERROR
+    label = AIGCLabel(
+        content_producer=args.producer,
+        produce_id=args.produce_id,
+        label=LabelKind(args.label),
+        reserved_code1=args.reserved_code1,
+        content_propagator=args.propagator,
+        propagate_id=args.propagate_id,
+        reserved_code2=args.reserved_code2,
+    )
+    result = label_file(args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names)
+    if args.json:
+        print(json.dumps(result.to_dict(), ensure_ascii=False))
+    else:
+        print(f"{result.path}: labeled [{result.format}] {label.to_inner_json()}")
+    return EXIT_OK
+
+
+# -- verify ------------------------------------------------------------------------------------
+def expand(paths: Sequence[str], recursive: bool) -> Iterator[tuple[str, bool]]:
+    """Files to verify, each with whether it was named explicitly (True) or found in a walk."""
+    for arg in paths:
+        if os.path.isdir(arg):
+            yield from ((f, False) for f in _walk(arg, recursive))
+        elif not os.path.exists(arg) and _GLOB_CHARS & set(arg):
+            matches = sorted(glob.glob(arg, recursive=True))
+            if not matches:
+                yield arg, True  # reported as "no such file"
+            for m in matches:
+                if os.path.isdir(m):
+                    yield from ((f, False) for f in _walk(m, recursive))
+                else:
+                    yield m, True
+        else:
+            yield arg, True
+
+
+def _walk(top: str, recursive: bool) -> Iterator[str]:
+    if not recursive:
+        for entry in sorted(os.scandir(top), key=lambda e: e.name):
+            if entry.is_file():
+                yield entry.path
+        return
+    for root, dirs, files in os.walk(top):
+        dirs.sort()
+        for name in sorted(files):
+            yield os.path.join(root, name)
+
+
+class _Progress:
+    """A one-line progress bar on stderr, only when stderr is a terminal."""
+
+    def __init__(self, stream: TextIO, enabled: bool) -> None:
+        self.stream, self.enabled, self.done = stream, enabled, 0
+
+    def clear(self) -> None:
+        if self.enabled:
+            self.stream.write("\r\x1b[K")
+            self.stream.flush()
+
+    def step(self, path: str) -> None:
+        self.done += 1
+        if self.enabled:
+            name = path if len(path) <= 60 else "..." + path[-57:]
+            self.stream.write(f"\r\x1b[K[{self.done}] {name}")
+            self.stream.flush()
+
+
+def _print_text(report: Report, verbose: bool) -> None:
+    head = f"{report.path}: {report.verdict.value}"
+    if report.format:
+        head += f" [{report.format}]"
+    if len(report.labels) == 1 and report.labels[0].aigc:
+        aigc = report.labels[0].aigc
+        head += " " + " ".join(f"{k}={aigc[k]}" for k in ("Label", "ContentProducer", "ProduceID") if k in aigc)
+    print(head)
+    for rec in report.labels:
+        print(f"  label at {rec.site} ({rec.form})")
+    for f in report.all_findings():
+        if f.severity is Severity.INFO and not verbose:
+            continue
+        where = f" ({f.site})" if f.site else ""
+        print(f"  {f.severity.value} {f.code}: {f.message}{where}")
+
+
+def _cmd_verify(args: argparse.Namespace) -> int:
+    counts: Counter[str] = Counter()
+    skipped = 0
+    progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.json and not args.quiet)
+    for path, explicit in expand(args.paths, args.recursive):
+        try:
+            report = verify(path)
+        except UnsupportedFormat as exc:
+            if not explicit:
+                skipped += 1
+                progress.step(path)
+                continue
+            report = error_report(path, exc)
+        except AimarkError as exc:
+            exc.path = exc.path or path
+            report = error_report(path, exc)
+        progress.clear()
+        counts[report.verdict.value] += 1
+        if args.json:
+            print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
+        elif report.verdict is Verdict.ERROR:
+            _err(f"{path}: {report.findings[0].message}")
+        elif not args.quiet:
+            _print_text(report, args.verbose)
+        progress.step(path)
+    progress.clear()
+    total = sum(counts.values())
+    parts = [f"{counts[v.value]} {v.value}" for v in Verdict if v is not Verdict.ERROR]
+    parts.append(f"{counts[Verdict.ERROR.value]} errors")
+    summary = f"{total} file{'s' if total != 1 else ''}: " + ", ".join(parts)
+    if skipped:
+        summary += f"; {skipped} skipped (format not supported)"
+    print(summary, file=sys.stderr if args.json else sys.stdout)
+    if counts[Verdict.ERROR.value]:
+        return EXIT_ERROR
+    if total == 0:
+        _err("no files to verify")
+        return EXIT_ERROR
+    return EXIT_OK if counts[Verdict.COMPLIANT.value] == total else EXIT_NONCOMPLIANT
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "label":
+            return _cmd_label(args)
+        return _cmd_verify(args)
+    except AimarkError as exc:
+        _err(str(exc))
+        return EXIT_ERROR
+    except KeyboardInterrupt:
+        _err("interrupted")
+        return 130
+    except BrokenPipeError:
+        return EXIT_ERROR
+    except Exception as exc:  # last resort: one line, never a traceback (AIMARK_DEBUG=1 shows it)
+        if os.environ.get("AIMARK_DEBUG"):
+            raise
+        _err(f"internal error ({type(exc).__name__}): {exc}")
+        return EXIT_ERROR
+
+
+__all__ = ["EXIT_ERROR", "EXIT_NONCOMPLIANT", "EXIT_OK", "expand", "main"]
