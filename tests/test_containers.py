@@ -57,7 +57,9 @@ def info_xmp(img: Image.Image) -> bytes:
 
 
 @pytest.mark.parametrize("case", list(CASES))
-def test_label_is_seen_by_exiftool_and_pillow(case: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path, label: AIGCLabel) -> None:
+def test_label_is_seen_by_exiftool_and_pillow(
+    case: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path, label: AIGCLabel
+) -> None:
     opts = dict(CASES[case])
     fmt = opts.pop("fmt")
     src = tmp_path / f"in.{fmt}"
@@ -107,7 +109,9 @@ def test_label_is_seen_by_exiftool_and_pillow(case: str, make_image: ImageMaker,
 
 
 @pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "gif", "tiff"])
-def test_existing_xmp_properties_are_kept(fmt: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path, label: AIGCLabel) -> None:
+def test_existing_xmp_properties_are_kept(
+    fmt: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path, label: AIGCLabel
+) -> None:
     src = tmp_path / f"in.{fmt}"
     src.write_bytes(make_image(fmt, mode="P" if fmt == "gif" else "RGB"))
     exiftool.write(src, "-XMP-dc:Title=Kept title", "-XMP-dc:Creator=Someone", "-XMP-xmp:CreatorTool=GenTool 1.0")
@@ -167,7 +171,7 @@ def test_simple_webp_becomes_vp8x_with_canvas_and_alpha(make_image: ImageMaker, 
         assert riff.walk(data, aimark.DEFAULT_LIMITS).chunks[0].fourcc in (b"VP8 ", b"VP8L")
         out = aimark.label_bytes(data, label)
         chunks = riff.walk(out, aimark.DEFAULT_LIMITS).chunks
-        assert [c.fourcc for c in chunks][0] == b"VP8X" and chunks[-1].fourcc == b"XMP "
+        assert chunks[0].fourcc == b"VP8X" and chunks[-1].fourcc == b"XMP "
         vp8x = out[chunks[0].data : chunks[0].data + 10]
         assert vp8x[0] & riff.XMP_FLAG and bool(vp8x[0] & riff.ALPHA_FLAG) == alpha
         w = int.from_bytes(vp8x[4:7], "little") + 1
@@ -180,10 +184,7 @@ def test_jpeg_xmp_goes_after_app0_app1_run(make_image: ImageMaker, label: AIGCLa
     out = aimark.label_bytes(make_image("jpeg", exif=True, icc=True), label)
     segs, complete, _ = jpegc.walk(out, aimark.DEFAULT_LIMITS)
     assert complete
-    kinds = [
-        "xmp" if out[s.data : s.data + len(jpegc.XMP_ID)] == jpegc.XMP_ID else f"{s.marker:02X}"
-        for s in segs
-    ]
+    kinds = ["xmp" if out[s.data : s.data + len(jpegc.XMP_ID)] == jpegc.XMP_ID else f"{s.marker:02X}" for s in segs]
     assert kinds[:3] == ["E0", "E1", "xmp"]  # JFIF, EXIF, then XMP; ICC (E2) follows
     assert kinds.count("xmp") == 1
 

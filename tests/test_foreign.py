@@ -26,7 +26,7 @@ def packet(description_body: str, attrs: str = "") -> str:
         '<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
         '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
         f'<rdf:Description rdf:about="" xmlns:dc="http://purl.org/dc/elements/1.1/" xmlns:TC260="{NS}" {attrs}>'
-        f"{description_body}</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end=\"w\"?>"
+        f'{description_body}</rdf:Description></rdf:RDF></x:xmpmeta><?xpacket end="w"?>'
     )
 
 
@@ -75,7 +75,9 @@ def test_html_escaped_json_in_xmp(make_image: ImageMaker, tmp_path: Path) -> Non
 
 
 @pytest.mark.parametrize(("text", "form"), [(INNER, "inner"), (WRAPPED, "wrapped"), ("AIGC" + INNER, "bare")])
-def test_png_text_chunk_written_by_pillow(text: str, form: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path) -> None:
+def test_png_text_chunk_written_by_pillow(
+    text: str, form: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path
+) -> None:
     info = PngImagePlugin.PngInfo()
     info.add_text("Comment", "keep me")
     info.add_text("AIGC", text)
@@ -103,7 +105,9 @@ def test_png_text_chunk_written_by_pillow(text: str, form: str, make_image: Imag
 
 @pytest.mark.parametrize("fmt", ["jpeg", "webp", "tiff"])
 @pytest.mark.parametrize("text", [WRAPPED, "AIGC" + INNER])
-def test_exif_user_comment_written_by_exiftool(fmt: str, text: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path) -> None:
+def test_exif_user_comment_written_by_exiftool(
+    fmt: str, text: str, make_image: ImageMaker, exiftool: ExifTool, tmp_path: Path
+) -> None:
     path = tmp_path / f"uc.{fmt}"
     path.write_bytes(make_image(fmt, exif=True))
     exiftool.write(path, f"-EXIF:UserComment={text}")

@@ -38,12 +38,19 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--in-place", action="store_true", help="overwrite the input (atomically)")
     lab.add_argument("--producer", required=True, help="ContentProducer: 27-character provider code")
     lab.add_argument("--produce-id", required=True, help="ProduceID: the producer's id for this content")
-    lab.add_argument("--label", default="1", choices=[k.value for k in LabelKind], help="Label: 1 AI-generated (default), 2 possibly, 3 suspected")
+    lab.add_argument(
+        "--label",
+        default="1",
+        choices=[k.value for k in LabelKind],
+        help="Label: 1 AI-generated (default), 2 possibly, 3 suspected",
+    )
     lab.add_argument("--propagator", default="", help="ContentPropagator (default: the producer)")
     lab.add_argument("--propagate-id", default="", help="PropagateID (default: the ProduceID)")
     lab.add_argument("--reserved-code1", default="", help="ReservedCode1 (producer's integrity data)")
     lab.add_argument("--reserved-code2", default="", help="ReservedCode2 (propagator's integrity data)")
-    lab.add_argument("--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)")
+    lab.add_argument(
+        "--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)"
+    )
     lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
 
     ver = sub.add_parser("verify", help="read and judge the AIGC labels of files")

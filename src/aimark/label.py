@@ -11,7 +11,7 @@ import html
 import json
 import re
 from dataclasses import dataclass, field, replace
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 from .errors import InvalidLabel
@@ -36,22 +36,19 @@ WRAPPER_KEY = "AIGC"
 MAX_LABEL_TEXT = 64 * 1024
 
 
-class LabelKind(str, Enum):
+class LabelKind(StrEnum):
     """The ``Label`` field: what the labeler asserts about the content."""
 
     AI_GENERATED = "1"  # AI-generated / synthesized
     POSSIBLY = "2"  # possibly AI-generated (uploader declared it)
     SUSPECTED = "3"  # suspected AI-generated (traces found)
 
-    def __str__(self) -> str:
-        return self.value
-
 
 # -- value charset -------------------------------------------------------------------------
 # Annex E allows 0x21, 0x23-0x5B, 0x5D-0x7E in the serialized value, plus the escape \" .
 # On the decoded value that is: printable ASCII without space and backslash ('"' is allowed,
 # it is always serialized as \").
-_BAD_VALUE_CHAR = re.compile(r'[^\x21-\x5b\x5d-\x7e]')
+_BAD_VALUE_CHAR = re.compile(r"[^\x21-\x5b\x5d-\x7e]")
 
 
 def bad_value_chars(value: str) -> list[str]:
@@ -136,10 +133,8 @@ def parse_provider_code(value: str) -> tuple[ProviderCode | None, list[Finding]]
         findings.append(error("provider_code_subject", f"subject type {subject!r} is neither 1 nor 2"))
     if binding != "1":
         findings.append(warning("provider_code_binding", f"binding method {binding!r} is not 1 (USCC / resident ID)"))
-    if subject_type == "individual":
-        expected = resident_id_check_char(cred[:17])
-    else:
-        expected = uscc_check_char(cred[:17])
+    check = resident_id_check_char if subject_type == "individual" else uscc_check_char
+    expected = check(cred[:17])
     check_ok = expected is not None and expected == cred[17]
     if not check_ok:
         findings.append(
@@ -322,7 +317,7 @@ def parse_label_text(text: str | bytes, site: str) -> LabelRecord:
     form = "inner"
     m = _BARE_PREFIX.match(t)
     if m and not t.startswith("{"):
-        t = t[m.end():]
+        t = t[m.end() :]
         form = "bare"
         findings.append(warning("bare_form", "label is written as AIGC{...}, not as JSON", site))
     hook = _DupKeys()

@@ -12,22 +12,19 @@ Fields are only ever added, never renamed or removed.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum
+from enum import StrEnum
 from typing import Any
 
 
-class Severity(str, Enum):
+class Severity(StrEnum):
     """How much a finding weighs in the verdict."""
 
     ERROR = "error"  # the file does not conform
     WARNING = "warning"  # worth a look; does not change the verdict by itself
     INFO = "info"  # context only
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class Verdict(str, Enum):
+class Verdict(StrEnum):
     """SPEC section 8 verdicts, plus ``error`` when a file could not be examined at all."""
 
     COMPLIANT = "compliant"
@@ -35,9 +32,6 @@ class Verdict(str, Enum):
     NOT_FOUND = "not_found"
     INCONCLUSIVE = "inconclusive"
     ERROR = "error"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 @dataclass(frozen=True)

@@ -10,11 +10,11 @@ large input is streamed to the output without being copied into one buffer.
 
 from __future__ import annotations
 
+import mmap
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-import mmap
-from typing import TYPE_CHECKING, Union
+from typing import TYPE_CHECKING
 
 from ..errors import CorruptFile, UnsupportedFormat
 from ..report import Finding
@@ -23,8 +23,8 @@ if TYPE_CHECKING:
     from ..label import AIGCLabel
 
 #: The input: ``bytes`` or a read-only ``mmap`` (both support slicing, find and struct).
-Buffer = Union[bytes, bytearray, memoryview, mmap.mmap]
-Piece = Union[bytes, memoryview]
+Buffer = bytes | bytearray | memoryview | mmap.mmap
+Piece = bytes | memoryview
 
 
 @dataclass(frozen=True)

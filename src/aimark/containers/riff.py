@@ -73,7 +73,9 @@ def walk(buf: Buffer, limits: Limits) -> Riff:
         fourcc = bytes(buf[pos : pos + 4])
         csize = u32le(buf, pos + 4)
         if pos + 8 + csize > end:
-            return Riff(form, size, end, tuple(chunks), False, f"chunk {fourcc!r} at offset {pos} declares {csize} bytes past the end")
+            return Riff(
+                form, size, end, tuple(chunks), False, f"chunk {fourcc!r} at offset {pos} declares {csize} bytes past the end"
+            )
         cend = min(pos + 8 + csize + (csize & 1), end)
         chunks.append(Chunk(fourcc, pos, pos + 8, csize, cend))
         pos = cend

@@ -137,7 +137,12 @@ class TiffView:
 
 
 # -- EXIF UserComment ---------------------------------------------------------------------------
-_CHARSETS = {b"ASCII\x00\x00\x00": "ascii", b"UNICODE\x00": "unicode", b"JIS\x00\x00\x00\x00\x00": "jis", b"\x00" * 8: "undefined"}
+_CHARSETS = {
+    b"ASCII\x00\x00\x00": "ascii",
+    b"UNICODE\x00": "unicode",
+    b"JIS\x00\x00\x00\x00\x00": "jis",
+    b"\x00" * 8: "undefined",
+}
 
 
 def decode_user_comment(raw: bytes, byte_order: str) -> str:
@@ -263,7 +268,9 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
         tail = pad + packet
         if not entry.inline:
             edits.append((entry.value_at, entry.value_at + entry.size, b"\x00" * entry.size))
-        edits.append((entry.entry_at + 2, entry.entry_at + 12, view.pack16(TYPE_BYTE) + view.pack32(len(packet)) + view.pack32(data_at)))
+        edits.append(
+            (entry.entry_at + 2, entry.entry_at + 12, view.pack16(TYPE_BYTE) + view.pack32(len(packet)) + view.pack32(data_at))
+        )
     else:
         n = len(ifd0.entries) + 1
         ifd_at = end + len(pad)

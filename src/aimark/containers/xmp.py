@@ -31,9 +31,7 @@ PROPERTY = "AIGC"
 
 _UNSAFE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _NAME = r"[A-Za-z_][\w.-]*"
-_ELEMENT = re.compile(
-    rf"<(?P<p>{_NAME}):AIGC(?P<attrs>\s[^<>]*?)?(?:/>|>(?P<body>.*?)</(?P=p):AIGC\s*>)", re.DOTALL
-)
+_ELEMENT = re.compile(rf"<(?P<p>{_NAME}):AIGC(?P<attrs>\s[^<>]*?)?(?:/>|>(?P<body>.*?)</(?P=p):AIGC\s*>)", re.DOTALL)
 _ATTRIBUTE = re.compile(rf"(?P<sp>\s+)(?P<p>{_NAME}):AIGC\s*=\s*(?P<q>[\"'])(?P<v>.*?)(?P=q)", re.DOTALL)
 
 
@@ -125,10 +123,7 @@ def _escape_attr(value: str) -> str:
 
 def set_aigc(packet: bytes | None, value: str, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Return ``packet`` with exactly one AIGC property, the TC260 one, set to ``value``."""
-    if packet is None:
-        out = new_packet(value)
-    else:
-        out = _edit(packet, value, limits)
+    out = new_packet(value) if packet is None else _edit(packet, value, limits)
     _verify(out, value, limits)
     return out
 
