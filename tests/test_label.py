@@ -67,7 +67,7 @@ def test_quote_in_value_is_escaped_and_allowed() -> None:
 
 def test_provider_code_vectors_from_spec() -> None:
     pc, findings = parse_provider_code(PRODUCER)
-    assert findings == [] and pc is not None
+    assert findings == () and pc is not None
     assert (pc.subject_type, pc.credential, pc.service_type, pc.model_code) == (
         "organization",
         "91110102MACQD9K640",
@@ -75,7 +75,7 @@ def test_provider_code_vectors_from_spec() -> None:
         "0000",
     )
     pc2, findings2 = parse_provider_code(PRODUCER2)
-    assert findings2 == [] and pc2 is not None and pc2.model_code == "XGW3" and pc2.check_ok
+    assert findings2 == () and pc2 is not None and pc2.model_code == "XGW3" and pc2.check_ok
     assert uscc_check_char("91440300708461136") == "T"
     assert uscc_check_char("91110102MACQD9K64") == "0"
 
@@ -98,7 +98,7 @@ def test_individual_code_uses_resident_id_check() -> None:
     rid = rid17 + resident_id_check_char(rid17)  # type: ignore[operator]
     assert rid == "11010519491231002X"
     pc, findings = parse_provider_code("0021" + rid + "00000")
-    assert pc is not None and pc.subject_type == "individual" and pc.check_ok and findings == []
+    assert pc is not None and pc.subject_type == "individual" and pc.check_ok and findings == ()
 
 
 # -- lenient parsing ----------------------------------------------------------------------------

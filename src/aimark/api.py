@@ -57,9 +57,14 @@ class LabelResult:
 
 
 # -- input -----------------------------------------------------------------------------------
+#: Inputs up to this size are read into memory (faster for typical media); larger ones are
+#: memory-mapped read-only, so a multi-GB file costs no more memory than the metadata it holds.
+READ_WHOLE_LIMIT = 16 << 20
+
+
 @contextlib.contextmanager
 def open_input(path: PathLike) -> Iterator[Buffer]:
-    """Memory-map ``path`` read-only. Empty files and non-files raise typed errors."""
+    """Open ``path`` read-only as a buffer. Empty files and non-files raise typed errors."""
     p = os.fspath(path)
     try:
         st = os.stat(p)
@@ -75,6 +80,14 @@ def open_input(path: PathLike) -> Iterator[Buffer]:
         f = open(p, "rb")  # noqa: SIM115 - closed below, after the map
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), path=p) from None
+    if st.st_size <= READ_WHOLE_LIMIT:
+        with f:
+            try:
+                data = f.read(READ_WHOLE_LIMIT + 1)
+            except OSError as exc:
+                raise InputError(exc.strerror or str(exc), path=p) from None
+        yield data
+        return
     try:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError) as exc:

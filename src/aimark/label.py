@@ -7,6 +7,7 @@ products and reports each deviation as a :class:`~aimark.report.Finding`, never 
 
 from __future__ import annotations
 
+import functools
 import html
 import json
 import re
@@ -113,8 +114,14 @@ class ProviderCode:
         }
 
 
-def parse_provider_code(value: str) -> tuple[ProviderCode | None, list[Finding]]:
+@functools.lru_cache(maxsize=1024)
+def parse_provider_code(value: str) -> tuple[ProviderCode | None, tuple[Finding, ...]]:
     """Decompose a provider code; findings say why a value is not a conformant code."""
+    pc, findings = _parse_provider_code(value)
+    return pc, tuple(findings)
+
+
+def _parse_provider_code(value: str) -> tuple[ProviderCode | None, list[Finding]]:
     findings: list[Finding] = []
     if not _CODE_SHAPE.fullmatch(value):
         findings.append(
