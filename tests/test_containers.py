@@ -220,18 +220,3 @@ def test_final_step_runs_last(make_image: ImageMaker, tmp_path: Path, label: AIG
     assert seen and seen[0][1] == "jpeg"
     assert (tmp_path / "b.jpg").read_bytes().endswith(b"SIGNED")
 
-
-@pytest.mark.parametrize("fmt", ["jpeg", "png", "webp", "gif", "tiff"])
-def test_memory_mapped_path_for_large_inputs(
-    fmt: str, make_image: ImageMaker, tmp_path: Path, label: AIGCLabel, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Inputs over READ_WHOLE_LIMIT are memory-mapped; the result is the same bytes."""
-    src = tmp_path / f"in.{fmt}"
-    src.write_bytes(make_image(fmt, mode="P" if fmt == "gif" else "RGB"))
-    aimark.label_file(src, tmp_path / "read.out", label)
-    monkeypatch.setattr(aimark.api, "READ_WHOLE_LIMIT", 0)
-    aimark.label_file(src, tmp_path / "mmap.out", label)
-    assert (tmp_path / "mmap.out").read_bytes() == (tmp_path / "read.out").read_bytes()
-    assert aimark.verify(tmp_path / "mmap.out").verdict is Verdict.COMPLIANT
-    aimark.label_file(tmp_path / "mmap.out", tmp_path / "mmap.out", label, in_place=True)
-    assert (tmp_path / "mmap.out").read_bytes() == (tmp_path / "read.out").read_bytes()

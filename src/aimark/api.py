@@ -57,14 +57,10 @@ class LabelResult:
 
 
 # -- input -----------------------------------------------------------------------------------
-#: Inputs up to this size are read into memory (faster for typical media); larger ones are
-#: memory-mapped read-only, so a multi-GB file costs no more memory than the metadata it holds.
-READ_WHOLE_LIMIT = 16 << 20
-
-
 @contextlib.contextmanager
 def open_input(path: PathLike) -> Iterator[Buffer]:
-    """Open ``path`` read-only as a buffer. Empty files and non-files raise typed errors."""
+    """Memory-map ``path`` read-only: only the pages a walker touches are read, so a multi-GB
+    file costs no more memory than the metadata it holds. Empty files and non-files raise."""
     p = os.fspath(path)
     try:
         st = os.stat(p)
@@ -80,14 +76,6 @@ def open_input(path: PathLike) -> Iterator[Buffer]:
         f = open(p, "rb")  # noqa: SIM115 - closed below, after the map
     except OSError as exc:
         raise InputError(exc.strerror or str(exc), path=p) from None
-    if st.st_size <= READ_WHOLE_LIMIT:
-        with f:
-            try:
-                data = f.read(READ_WHOLE_LIMIT + 1)
-            except OSError as exc:
-                raise InputError(exc.strerror or str(exc), path=p) from None
-        yield data
-        return
     try:
         mm = mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ)
     except (OSError, ValueError) as exc:
