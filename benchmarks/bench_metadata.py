@@ -34,19 +34,6 @@ from skimage import data as skdata
 import aimark
 
 PRODUCER = "001191110102MACQD9K64010000"
-CONFIG = """%Image::ExifTool::UserDefined = (
-    'Image::ExifTool::XMP::Main' => {
-        TC260 => { SubDirectory => { TagTable => 'Image::ExifTool::UserDefined::TC260' } },
-    },
-);
-%Image::ExifTool::UserDefined::TC260 = (
-    GROUPS => { 0 => 'XMP', 1 => 'XMP-TC260', 2 => 'Image' },
-    NAMESPACE => { 'TC260' => 'http://www.tc260.org.cn/ns/AIGC/1.0/' },
-    WRITABLE => 'string',
-    AIGC => { },
-);
-1;
-"""
 
 
 def make_inputs(folder: Path) -> dict[str, Path]:
@@ -125,8 +112,7 @@ def main() -> int:
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         folder = Path(tmp)
-        config = folder / "tc260.config"
-        config.write_text(CONFIG)
+        config = aimark.exiftool_config()
         inputs = make_inputs(folder)
         stay = StayOpen(exe, config)
         try:

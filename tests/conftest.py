@@ -18,24 +18,11 @@ import pytest
 from PIL import Image, ImageCms
 from skimage import data as skdata
 
+import aimark
 from aimark import AIGCLabel
 
 PRODUCER = "001191110102MACQD9K64010000"  # SPEC section 4 (Doubao), valid GB 32100 check
 PRODUCER2 = "001191440300708461136T1XGW3"  # SPEC section 4, valid
-
-EXIFTOOL_CONFIG = """%Image::ExifTool::UserDefined = (
-    'Image::ExifTool::XMP::Main' => {
-        TC260 => { SubDirectory => { TagTable => 'Image::ExifTool::UserDefined::TC260' } },
-    },
-);
-%Image::ExifTool::UserDefined::TC260 = (
-    GROUPS => { 0 => 'XMP', 1 => 'XMP-TC260', 2 => 'Image' },
-    NAMESPACE => { 'TC260' => 'http://www.tc260.org.cn/ns/AIGC/1.0/' },
-    WRITABLE => 'string',
-    AIGC => { },
-);
-1;
-"""
 
 
 @pytest.fixture
@@ -113,10 +100,8 @@ class ExifTool:
 
 
 @pytest.fixture(scope="session")
-def exiftool(tmp_path_factory: pytest.TempPathFactory) -> ExifTool:
-    cfg = tmp_path_factory.mktemp("exiftool") / "tc260.config"
-    cfg.write_text(EXIFTOOL_CONFIG)
-    return ExifTool(cfg)
+def exiftool() -> ExifTool:
+    return ExifTool(aimark.exiftool_config())
 
 
 def pixels(data: bytes) -> list[tuple[str, tuple[int, int], bytes]]:

@@ -219,4 +219,3 @@ def test_final_step_runs_last(make_image: ImageMaker, tmp_path: Path, label: AIG
     aimark.label_file(src, tmp_path / "b.jpg", label, final_step=sign)
     assert seen and seen[0][1] == "jpeg"
     assert (tmp_path / "b.jpg").read_bytes().endswith(b"SIGNED")
-

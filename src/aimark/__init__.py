@@ -10,6 +10,8 @@ The public API::
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from .api import (
     FinalStep,
     LabelResult,
@@ -38,6 +40,12 @@ from .report import Finding, LabelRecord, Report, Severity, Verdict
 
 __version__ = "0.1.0"
 
+
+def exiftool_config() -> Path:
+    """Path of the bundled exiftool config that defines the TC260 namespace (XMP-TC260:AIGC)."""
+    return Path(__file__).with_name("data") / "exiftool-tc260.config"
+
+
 __all__ = [
     "DEFAULT_LIMITS",
     "FIELDS",
@@ -64,6 +72,7 @@ __all__ = [
     "atomic_write",
     "detect_format",
     "error_report",
+    "exiftool_config",
     "label_bytes",
     "label_file",
     "parse_label_text",

@@ -27,7 +27,7 @@ from typing import Any
 
 from . import containers
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
-from .errors import AimarkError, CorruptFile, InputError, OutputError
+from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError
 from .label import AIGCLabel, parse_label_text
 from .report import LabelRecord, Report, error
 
@@ -218,7 +218,7 @@ def _verify_buffer(buf: Buffer, path: str | None, limits: Limits) -> Report:
     carrier = containers.sniff(bytes(buf[: containers.base.SNIFF_BYTES]))
     try:
         res = _guard(lambda: carrier.read(buf, limits), carrier)
-    except AimarkError as exc:
+    except (CorruptFile, LimitExceeded) as exc:
         return Report(path, carrier.name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
     records = [parse_label_text(raw.text, raw.site) for raw in res.labels]
     findings = list(res.findings)

@@ -132,10 +132,6 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def join(pieces: Sequence[Piece]) -> bytes:
-    return b"".join(pieces)
-
-
 def splice(buf: Buffer, edits: Sequence[tuple[int, int, bytes]]) -> list[Piece]:
     """Pieces of ``buf`` with each ``(start, end, replacement)`` applied.
 

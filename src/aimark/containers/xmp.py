@@ -32,7 +32,7 @@ PROPERTY = "AIGC"
 _UNSAFE = re.compile(rb"<!\s*(DOCTYPE|ENTITY)", re.IGNORECASE)
 _NAME = r"[A-Za-z_][\w.-]*"
 _ELEMENT = re.compile(rf"<(?P<p>{_NAME}):AIGC(?P<attrs>\s[^<>]*?)?(?:/>|>(?P<body>.*?)</(?P=p):AIGC\s*>)", re.DOTALL)
-_ATTRIBUTE = re.compile(rf"(?P<sp>\s+)(?P<p>{_NAME}):AIGC\s*=\s*(?P<q>[\"'])(?P<v>.*?)(?P=q)", re.DOTALL)
+_ATTRIBUTE = re.compile(rf"(?P<sp>\s+)(?!xmlns:)(?P<p>{_NAME}):AIGC\s*=\s*(?P<q>[\"'])(?P<v>.*?)(?P=q)", re.DOTALL)
 
 
 def check_safe(packet: bytes, limits: Limits = DEFAULT_LIMITS) -> None:
