@@ -219,3 +219,11 @@ def test_final_step_runs_last(make_image: ImageMaker, tmp_path: Path, label: AIG
     aimark.label_file(src, tmp_path / "b.jpg", label, final_step=sign)
     assert seen and seen[0][1] == "jpeg"
     assert (tmp_path / "b.jpg").read_bytes().endswith(b"SIGNED")
+
+
+def test_format_is_sniffed_by_content_not_extension(make_image: ImageMaker, tmp_path: Path, label: AIGCLabel) -> None:
+    src = tmp_path / "actually-a-png.jpg"
+    src.write_bytes(make_image("png"))
+    res = aimark.label_file(src, tmp_path / "out.gif", label)
+    assert res.format == "png" and aimark.detect_format(tmp_path / "out.gif") == "png"
+    assert aimark.verify(tmp_path / "out.gif").verdict is Verdict.COMPLIANT

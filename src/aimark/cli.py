@@ -122,8 +122,8 @@ def _walk(top: str, recursive: bool) -> Iterator[str]:
 class _Progress:
     """A one-line progress bar on stderr, only when stderr is a terminal."""
 
-    def __init__(self, stream: TextIO, enabled: bool) -> None:
-        self.stream, self.enabled, self.done = stream, enabled, 0
+    def __init__(self, stream: TextIO, enabled: bool, total: int) -> None:
+        self.stream, self.enabled, self.done, self.total = stream, enabled, 0, total
 
     def clear(self) -> None:
         if self.enabled:
@@ -134,7 +134,7 @@ class _Progress:
         self.done += 1
         if self.enabled:
             name = path if len(path) <= 60 else "..." + path[-57:]
-            self.stream.write(f"\r\x1b[K[{self.done}] {name}")
+            self.stream.write(f"\r\x1b[K[{self.done}/{self.total}] {name}")
             self.stream.flush()
 
 
@@ -158,8 +158,9 @@ def _print_text(report: Report, verbose: bool) -> None:
 def _cmd_verify(args: argparse.Namespace) -> int:
     counts: Counter[str] = Counter()
     skipped = 0
-    progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.json and not args.quiet)
-    for path, explicit in expand(args.paths, args.recursive):
+    items = list(expand(args.paths, args.recursive))
+    progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.json and not args.quiet and len(items) > 1, len(items))
+    for path, explicit in items:
         try:
             report = verify(path)
         except UnsupportedFormat as exc:
