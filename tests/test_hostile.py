@@ -229,3 +229,18 @@ def test_mutation_fuzz(fmt: str, make_image: ImageMaker, label: AIGCLabel) -> No
         except AimarkError:
             continue
         assert len(aimark.verify_bytes(out).labels) == 1
+
+
+def test_embedded_exif_with_an_unsupported_tiff_header(make_image: ImageMaker, tmp_path: Path, label: AIGCLabel) -> None:
+    """A JPEG/WebP whose EXIF block claims BigTIFF is still a readable JPEG/WebP, not an unsupported file."""
+    for fmt in ("jpeg", "webp"):
+        data = bytearray(make_image(fmt, exif=True))
+        i = data.find(b"MM\x00*") if b"MM\x00*" in data else data.find(b"II*\x00")
+        assert i > 0
+        data[i + 2 : i + 4] = b"\x00+" if data[i] == ord("M") else b"+\x00"  # magic 43
+        path = tmp_path / f"bigtiff-exif.{fmt}"
+        path.write_bytes(bytes(data))
+        report, err = label_and_verify(path, label)
+        assert isinstance(report, aimark.Report) and report.verdict is Verdict.NOT_FOUND, report
+        assert "exif_corrupt" in [f.code for f in report.findings]
+        assert err is None

@@ -141,7 +141,7 @@ def label_pieces(
 ) -> tuple[Carrier, list[Piece]]:
     """Sniff ``buf`` and return its carrier and the pieces of the labeled file."""
     label.check(strict_codes=strict_codes)
-    carrier = containers.sniff(bytes(buf[: containers.base.SNIFF_BYTES]))
+    carrier = containers.sniff_buffer(buf)
     # explicit label and watermark steps (media packages) plug in before the metadata label
     pieces = _guard(lambda: carrier.write(buf, label, limits), carrier)
     return carrier, pieces
@@ -215,7 +215,7 @@ def _same(a: str, b: str) -> bool:
 
 # -- the verify journey ----------------------------------------------------------------------
 def _verify_buffer(buf: Buffer, path: str | None, limits: Limits) -> Report:
-    carrier = containers.sniff(bytes(buf[: containers.base.SNIFF_BYTES]))
+    carrier = containers.sniff_buffer(buf)
     try:
         res = _guard(lambda: carrier.read(buf, limits), carrier)
     except (CorruptFile, LimitExceeded) as exc:
@@ -266,7 +266,7 @@ def error_report(path: str | None, exc: AimarkError) -> Report:
 def detect_format(path: PathLike) -> str:
     """The carrier name aimark sniffs for ``path`` (by content)."""
     with open_input(path) as buf:
-        return containers.sniff(bytes(buf[: containers.base.SNIFF_BYTES])).name
+        return containers.sniff_buffer(buf).name
 
 
 __all__ = [

@@ -295,10 +295,6 @@ class _DupKeys:
         return out
 
 
-def _loads(text: str, hook: _DupKeys) -> Any:
-    return json.loads(text, object_pairs_hook=hook)
-
-
 def looks_like_label(text: str) -> bool:
     """Cheap test used by readers of free-text sites (comments, tEXt): does it mention AIGC
     or Annex E keys?"""
@@ -329,7 +325,7 @@ def parse_label_text(text: str | bytes, site: str) -> LabelRecord:
         findings.append(warning("bare_form", "label is written as AIGC{...}, not as JSON", site))
     hook = _DupKeys()
     try:
-        obj = _loads(t, hook)
+        obj = json.loads(t, object_pairs_hook=hook)
     except (ValueError, RecursionError) as exc:
         findings.append(error("label_not_json", f"label is not valid JSON: {str(exc)[:120]}", site))
         return LabelRecord(site, {}, findings, form="unparsed")
@@ -349,7 +345,7 @@ def parse_label_text(text: str | bytes, site: str) -> LabelRecord:
             inner = obj[key]
             if isinstance(inner, str):
                 try:
-                    inner = _loads(inner, hook)
+                    inner = json.loads(inner, object_pairs_hook=hook)
                     findings.append(warning("double_encoded", "the AIGC value is a JSON string holding JSON", site))
                 except (ValueError, RecursionError):
                     pass

@@ -97,15 +97,11 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     complete: bool = True  # False when the container walk stopped early (corrupt/truncated)
     examined: bool = True  # False when the file could not be examined at all (verdict "error")
-    verdict: Verdict = Verdict.NOT_FOUND
 
-    def __post_init__(self) -> None:
-        self.verdict = decide_verdict(self)
-
-    def refresh(self) -> Verdict:
-        """Recompute the verdict after findings or labels were added."""
-        self.verdict = decide_verdict(self)
-        return self.verdict
+    @property
+    def verdict(self) -> Verdict:
+        """Derived from labels and findings every time (SPEC section 8, :func:`decide_verdict`)."""
+        return decide_verdict(self)
 
     def all_findings(self) -> list[Finding]:
         out = list(self.findings)

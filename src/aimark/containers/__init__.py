@@ -18,6 +18,7 @@ from .base import (
     get_carrier,
     register,
     sniff,
+    sniff_buffer,
     splice,
 )
 
@@ -33,5 +34,6 @@ __all__ = [
     "get_carrier",
     "register",
     "sniff",
+    "sniff_buffer",
     "splice",
 ]

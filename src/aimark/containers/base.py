@@ -57,6 +57,11 @@ class ReadResult:
     findings: list[Finding] = field(default_factory=list)
     complete: bool = True  # False when the walk stopped early on a structural problem
 
+    def add(self, labels: Sequence[RawLabel], findings: Sequence[Finding], complete: bool = True) -> None:
+        self.labels.extend(labels)
+        self.findings.extend(findings)
+        self.complete &= complete
+
 
 @dataclass(frozen=True)
 class Carrier:
@@ -89,6 +94,11 @@ def get_carrier(name: str) -> Carrier:
         return _REGISTRY[name]
     except KeyError:
         raise UnsupportedFormat(f"no carrier named {name!r}") from None
+
+
+def sniff_buffer(buf: Buffer) -> Carrier:
+    """The carrier of a whole file held in ``buf`` (only its first bytes are looked at)."""
+    return sniff(bytes(buf[:SNIFF_BYTES]))
 
 
 def sniff(head: bytes) -> Carrier:

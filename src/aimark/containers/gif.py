@@ -152,10 +152,7 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
                 res.findings.append(error(exc.code, exc.message, site))
                 res.complete = False
                 continue
-            labels, findings, ok = xmp.read_aigc(packet, site, limits)
-            res.labels += labels
-            res.findings += findings
-            res.complete &= ok
+            res.add(*xmp.read_aigc(packet, site, limits))
         elif b.kind == 0x21 and b.label == 0xFE:
             text = _comment(buf, b, limits)
             if looks_like_label(text):
@@ -171,22 +168,19 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     blocks, complete, problem = walk(buf, limits)
     if not complete:
         raise CorruptFile(f"cannot label a broken GIF: {problem}")
-    value = label.to_inner_json()
+    editor = xmp.PacketEditor(label.to_inner_json(), limits)
     edits: list[tuple[int, int, bytes]] = []
-    done = False
     for b in blocks:
         if _is_xmp(buf, b):
-            packet = _xmp_packet(buf, b, limits)
-            if not done:
-                edits.append((b.start, b.end, xmp_extension(xmp.set_aigc(packet, value, limits))))
-                done = True
-            elif xmp.read_aigc(packet, "gif", limits)[0]:
-                edits.append((b.start, b.end, xmp_extension(xmp.remove_aigc(packet, limits))))
+            new = editor.edit(_xmp_packet(buf, b, limits))
+            if new is not None:
+                edits.append((b.start, b.end, xmp_extension(new)))
         elif b.kind == 0x21 and b.label == 0xFE and looks_like_label(_comment(buf, b, limits)):
             edits.append((b.start, b.end, b""))
-    if not done:
+    new = editor.missing()
+    if new is not None:
         at = _header_end(buf)
-        edits.append((at, at, xmp_extension(xmp.set_aigc(None, value, limits))))
+        edits.append((at, at, xmp_extension(new)))
     if bytes(buf[:6]) == b"GIF87a":
         edits.append((0, 6, b"GIF89a"))
     return splice(buf, edits)

@@ -28,7 +28,7 @@ from .base import (
     splice,
     u16be,
 )
-from .tiff import TiffView, blank_comment, user_comment_labels
+from .tiff import Edit, blank_exif, read_exif
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -100,21 +100,11 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             head = bytes(buf[seg.data : seg.data + len(XMP_EXT_ID)])
             if head.startswith(XMP_ID):
                 packet = bytes(buf[seg.data + len(XMP_ID) : seg.end])
-                labels, findings, ok = xmp.read_aigc(packet, f"jpeg:APP1[{i}]:XMP", limits)
-                res.labels += labels
-                res.findings += findings
-                res.complete &= ok
+                res.add(*xmp.read_aigc(packet, f"jpeg:APP1[{i}]:XMP", limits))
             elif head.startswith(XMP_EXT_ID):
                 res.findings.append(info("xmp_extended", "extended XMP segment not read", f"jpeg:APP1[{i}]"))
             elif head.startswith(EXIF_ID):
-                try:
-                    view = TiffView(buf, seg.data + len(EXIF_ID), seg.end, limits)
-                except (CorruptFile, LimitExceeded) as exc:
-                    res.findings.append(error("exif_corrupt", f"EXIF header: {exc.message}", f"jpeg:APP1[{i}]:Exif"))
-                    continue
-                comments, findings, _ = user_comment_labels(view, f"jpeg:APP1[{i}]:Exif")
-                res.labels += [RawLabel(c.site, c.text) for c in comments]
-                res.findings += findings
+                read_exif(buf, seg.data + len(EXIF_ID), seg.end, f"jpeg:APP1[{i}]:Exif", res, limits)
         elif seg.marker == COM:
             text = decode_text(seg.payload(buf))
             if looks_like_label(text):
@@ -126,36 +116,25 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     segs, complete, problem = walk(buf, limits)
     if not complete:
         raise CorruptFile(f"cannot label a broken JPEG: {problem}")
-    edits: list[tuple[int, int, bytes]] = []
-    value = label.to_inner_json()
-    first_xmp: Segment | None = None
+    edits: list[Edit] = []
+    editor = xmp.PacketEditor(label.to_inner_json(), limits)
     for seg in segs:
         if seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(XMP_ID)]) == XMP_ID:
-            packet = bytes(buf[seg.data + len(XMP_ID) : seg.end])
-            if first_xmp is None:
-                first_xmp = seg
-                edits.append((seg.start, seg.end, _xmp_segment(xmp.set_aigc(packet, value, limits))))
-            else:
-                labels, _, _ = xmp.read_aigc(packet, "jpeg", limits)
-                if labels:
-                    edits.append((seg.start, seg.end, _xmp_segment(xmp.remove_aigc(packet, limits))))
+            new = editor.edit(bytes(buf[seg.data + len(XMP_ID) : seg.end]))
+            if new is not None:
+                edits.append((seg.start, seg.end, _xmp_segment(new)))
         elif seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(EXIF_ID)]) == EXIF_ID:
-            try:
-                view = TiffView(buf, seg.data + len(EXIF_ID), seg.end, limits)
-            except (CorruptFile, LimitExceeded):
-                continue  # an unreadable EXIF block cannot hold a label we could read; keep it
-            comments, _, _ = user_comment_labels(view, "jpeg")
-            for c in comments:
-                edits.append((c.value_at, c.value_at + c.size, blank_comment(c, buf)))
+            edits += blank_exif(buf, seg.data + len(EXIF_ID), seg.end, limits)
         elif seg.marker == COM and looks_like_label(decode_text(seg.payload(buf))):
             edits.append((seg.start, seg.end, b""))
-    if first_xmp is None:
+    new = editor.missing()
+    if new is not None:
         insert_at = 2
         for seg in segs:
             if seg.marker not in (APP0, APP1):
                 break
             insert_at = seg.end
-        edits.append((insert_at, insert_at, _xmp_segment(xmp.set_aigc(None, value, limits))))
+        edits.append((insert_at, insert_at, _xmp_segment(new)))
     return splice(buf, edits)
 
 

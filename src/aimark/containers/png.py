@@ -147,10 +147,7 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
         if not _crc_ok(chunk, buf):
             res.findings.append(warning("crc_mismatch", "chunk CRC does not match its data", site))
         if is_xmp:
-            labels, findings, ok = xmp.read_aigc(tc.text, f"{site}:XMP", limits)
-            res.labels += labels
-            res.findings += findings
-            res.complete &= ok
+            res.add(*xmp.read_aigc(tc.text, f"{site}:XMP", limits))
             if chunk.type != b"iTXt":
                 res.findings.append(info("xmp_in_text_chunk", "XMP stored in a tEXt/zTXt chunk", site))
         else:
@@ -174,26 +171,22 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
         raise CorruptFile(f"cannot label a broken PNG: {problem}")
     if chunks[0].type != b"IHDR":
         raise CorruptFile("PNG does not start with IHDR")
-    value = label.to_inner_json()
+    editor = xmp.PacketEditor(label.to_inner_json(), limits)
     edits: list[tuple[int, int, bytes]] = []
-    done = False
     for chunk in chunks:
         tc = parse_text(chunk, buf, limits)
         if tc is None:
             continue
         if tc.keyword == XMP_KEYWORD:
-            if not done:
-                edits.append((chunk.start, chunk.end, xmp_chunk(xmp.set_aigc(tc.text, value, limits))))
-                done = True
-            else:
-                labels, _, _ = xmp.read_aigc(tc.text, "png", limits)
-                if labels:
-                    edits.append((chunk.start, chunk.end, xmp_chunk(xmp.remove_aigc(tc.text, limits))))
+            new = editor.edit(tc.text)
+            if new is not None:
+                edits.append((chunk.start, chunk.end, xmp_chunk(new)))
         elif _is_label_keyword(tc.keyword):
             edits.append((chunk.start, chunk.end, b""))
-    if not done:
+    new = editor.missing()
+    if new is not None:
         first_idat = next((c.start for c in chunks if c.type == b"IDAT"), chunks[-1].start)
-        edits.append((first_idat, first_idat, xmp_chunk(xmp.set_aigc(None, value, limits))))
+        edits.append((first_idat, first_idat, xmp_chunk(new)))
     return splice(buf, edits)
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 
-from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
+from ..errors import CorruptFile, LimitExceeded
 from ..label import AIGCLabel
 from ..report import error
 from . import xmp
@@ -24,13 +24,12 @@ from .base import (
     Carrier,
     Limits,
     Piece,
-    RawLabel,
     ReadResult,
     register,
     splice,
     u32le,
 )
-from .tiff import TiffView, blank_comment, user_comment_labels
+from .tiff import Edit, blank_exif, read_exif
 
 XMP_FLAG, EXIF_FLAG, ALPHA_FLAG = 0x04, 0x08, 0x10
 _IMAGE_ORDER = (b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L", b"EXIF")
@@ -89,11 +88,9 @@ def make_chunk(fourcc: bytes, data: bytes) -> bytes:
     return fourcc + struct.pack("<I", len(data)) + data + pad
 
 
-def _exif_view(buf: Buffer, chunk: Chunk, limits: Limits) -> TiffView:
-    base = chunk.data
-    if bytes(buf[base : base + 6]) == b"Exif\x00\x00":
-        base += 6
-    return TiffView(buf, base, chunk.data + chunk.size, limits)
+def _exif_base(buf: Buffer, chunk: Chunk) -> int:
+    """Where the TIFF header of an EXIF chunk starts (some writers keep the JPEG ``Exif\\0\\0``)."""
+    return chunk.data + 6 if bytes(buf[chunk.data : chunk.data + 6]) == b"Exif\x00\x00" else chunk.data
 
 
 # -- WebP --------------------------------------------------------------------------------------
@@ -114,19 +111,9 @@ def read_webp(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
                 res.findings.append(error("limit_exceeded", f"XMP chunk of {chunk.size} bytes", site))
                 res.complete = False
                 continue
-            labels, findings, ok = xmp.read_aigc(bytes(buf[chunk.data : chunk.data + chunk.size]), site, limits)
-            res.labels += labels
-            res.findings += findings
-            res.complete &= ok
+            res.add(*xmp.read_aigc(bytes(buf[chunk.data : chunk.data + chunk.size]), site, limits))
         elif chunk.fourcc == b"EXIF":
-            try:
-                view = _exif_view(buf, chunk, limits)
-            except (CorruptFile, LimitExceeded, UnsupportedFormat) as exc:
-                res.findings.append(error("exif_corrupt", f"EXIF header: {exc.message}", site))
-                continue
-            comments, findings, _ = user_comment_labels(view, site)
-            res.labels += [RawLabel(c.site, c.text) for c in comments]
-            res.findings += findings
+            read_exif(buf, _exif_base(buf, chunk), chunk.data + chunk.size, site, res, limits)
     return res
 
 
@@ -150,27 +137,18 @@ def write_webp(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -
         raise CorruptFile(f"cannot label a broken WebP: {riff.problem}")
     if not riff.chunks:
         raise CorruptFile("WebP without chunks")
-    value = label.to_inner_json()
-    edits: list[tuple[int, int, bytes]] = []
+    editor = xmp.PacketEditor(label.to_inner_json(), limits)
+    edits: list[Edit] = []
     first = riff.chunks[0]
-    done = False
     for chunk in riff.chunks:
         if chunk.fourcc == b"XMP ":
             if chunk.size > limits.max_xmp_packet:
                 raise LimitExceeded(f"XMP chunk of {chunk.size} bytes")
-            packet = bytes(buf[chunk.data : chunk.data + chunk.size])
-            if not done:
-                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", xmp.set_aigc(packet, value, limits))))
-                done = True
-            elif xmp.read_aigc(packet, "webp", limits)[0]:
-                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", xmp.remove_aigc(packet, limits))))
+            new = editor.edit(bytes(buf[chunk.data : chunk.data + chunk.size]))
+            if new is not None:
+                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", new)))
         elif chunk.fourcc == b"EXIF":
-            try:
-                view = _exif_view(buf, chunk, limits)
-            except (CorruptFile, LimitExceeded, UnsupportedFormat):
-                continue
-            for c in user_comment_labels(view, "webp")[0]:
-                edits.append((c.value_at, c.value_at + c.size, blank_comment(c, buf)))
+            edits += blank_exif(buf, _exif_base(buf, chunk), chunk.data + chunk.size, limits)
     if first.fourcc == b"VP8X":
         if first.size < 10:
             raise CorruptFile("VP8X chunk too short")
@@ -183,9 +161,10 @@ def write_webp(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -
         edits.append((first.start, first.start, make_chunk(b"VP8X", vp8x)))
     else:
         raise CorruptFile(f"WebP starts with an unexpected chunk {first.fourcc!r}")
-    if not done:
+    new = editor.missing()
+    if new is not None:
         after = max((c.end for c in riff.chunks if c.fourcc in _IMAGE_ORDER), default=riff.end)
-        edits.append((after, after, make_chunk(b"XMP ", xmp.set_aigc(None, value, limits))))
+        edits.append((after, after, make_chunk(b"XMP ", new)))
     delta = sum(len(data) - (end - start) for start, end, data in edits)
     new_size = riff.end - 8 + delta
     if new_size >= 1 << 32:

@@ -213,6 +213,34 @@ def blank_comment(c: CommentLabel, buf: Buffer) -> bytes:
     return b"\x00" * c.size
 
 
+Edit = tuple[int, int, bytes]
+
+
+def read_exif(buf: Buffer, base: int, end: int, site: str, res: ReadResult, limits: Limits) -> None:
+    """Add the UserComment labels of an EXIF block embedded in another container to ``res``."""
+    try:
+        view = TiffView(buf, base, end, limits)
+    except (CorruptFile, LimitExceeded, UnsupportedFormat) as exc:
+        res.findings.append(error("exif_corrupt", f"EXIF header: {exc.message}", site))
+        return
+    comments, findings, _ = user_comment_labels(view, site)
+    res.add([RawLabel(c.site, c.text) for c in comments], findings)
+
+
+def blank_edits(view: TiffView) -> list[Edit]:
+    """Edits blanking every UserComment that holds a label (the label moves to XMP)."""
+    return [(c.value_at, c.value_at + c.size, blank_comment(c, view.buf)) for c in user_comment_labels(view, "")[0]]
+
+
+def blank_exif(buf: Buffer, base: int, end: int, limits: Limits) -> list[Edit]:
+    """:func:`blank_edits` for an embedded EXIF block; an unreadable block cannot hold a label
+    aimark could read, so it is left as it is."""
+    try:
+        return blank_edits(TiffView(buf, base, end, limits))
+    except (CorruptFile, LimitExceeded, UnsupportedFormat):
+        return []
+
+
 # -- the TIFF carrier ---------------------------------------------------------------------------
 def sniff(head: bytes) -> int:
     return 90 if head[:4] in (b"II*\x00", b"MM\x00*") else 0
@@ -231,17 +259,12 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     if entry is not None:
         try:
             packet = view.value(entry, limits.max_xmp_packet)
-            labels, findings, complete = xmp.read_aigc(packet, "tiff:IFD0:XMP", limits)
-            res.labels += labels
-            res.findings += findings
-            res.complete &= complete
+            res.add(*xmp.read_aigc(packet, "tiff:IFD0:XMP", limits))
         except (CorruptFile, LimitExceeded) as exc:
             res.findings.append(error(exc.code, f"XMP tag: {exc.message}", "tiff:IFD0:XMP"))
             res.complete = False
     comments, findings, complete = user_comment_labels(view, "tiff")
-    res.labels += [RawLabel(c.site, c.text) for c in comments]
-    res.findings += findings
-    res.complete &= complete
+    res.add([RawLabel(c.site, c.text) for c in comments], findings, complete)
     return res
 
 
@@ -251,10 +274,7 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     entry = view.find(ifd0, TAG_XMP)
     old = view.value(entry, limits.max_xmp_packet) if entry is not None else None
     packet = xmp.set_aigc(old, label.to_inner_json(), limits)
-    edits: list[tuple[int, int, bytes]] = []
-    comments, _, _ = user_comment_labels(view, "tiff")
-    for c in comments:
-        edits.append((c.value_at, c.value_at + c.size, blank_comment(c, buf)))
+    edits = blank_edits(view)
 
     end = len(buf)
     tail = b""

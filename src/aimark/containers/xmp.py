@@ -128,6 +128,29 @@ def set_aigc(packet: bytes | None, value: str, limits: Limits = DEFAULT_LIMITS) 
     return out
 
 
+class PacketEditor:
+    """The one-label rule for a file that may hold several XMP packets.
+
+    Call :meth:`edit` on each packet in file order: the first one gets the label (its other
+    properties kept), later ones lose any AIGC property (``None``: leave the packet as it is).
+    :meth:`missing` gives the packet to insert when the file had none.
+    """
+
+    def __init__(self, value: str, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.value, self.limits, self.done = value, limits, False
+
+    def edit(self, packet: bytes) -> bytes | None:
+        if not self.done:
+            self.done = True
+            return set_aigc(packet, self.value, self.limits)
+        if read_aigc(packet, "xmp", self.limits)[0]:
+            return remove_aigc(packet, self.limits)
+        return None
+
+    def missing(self) -> bytes | None:
+        return None if self.done else set_aigc(None, self.value, self.limits)
+
+
 def remove_aigc(packet: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
     """Return ``packet`` without any AIGC property (everything else kept)."""
     out = _edit(packet, None, limits)
