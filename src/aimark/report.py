@@ -88,6 +88,41 @@ class LabelRecord:
 
 
 @dataclass
+class WatermarkReport:
+    """What a watermark detector found in the content (shared by every media type)."""
+
+    method: str  # e.g. "text-vs1"
+    found: bool
+    payload: str | None = None  # 16 hex digits when found
+    p_value: float = 1.0  # bound on the chance that unmarked content gives this result
+    matches_label: bool | None = None  # payload == derive_payload(label); None without a label
+    detail: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "method": self.method,
+            "found": self.found,
+            "payload": self.payload,
+            "p_value": self.p_value,
+            "matches_label": self.matches_label,
+            **self.detail,
+        }
+
+
+@dataclass
+class ExplicitReport:
+    """An explicit (human-perceivable) label found in the content, or not."""
+
+    found: bool
+    position: str | None = None  # start | end | middle
+    text: str | None = None  # the label text as found
+    positions: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"found": self.found, "position": self.position, "text": self.text, "positions": list(self.positions)}
+
+
+@dataclass
 class Report:
     """The result of verifying one file."""
 
@@ -97,6 +132,9 @@ class Report:
     findings: list[Finding] = field(default_factory=list)
     complete: bool = True  # False when the container walk stopped early (corrupt/truncated)
     examined: bool = True  # False when the file could not be examined at all (verdict "error")
+    metadata_site: bool = True  # False for formats with no metadata (plain text): see decide_verdict
+    explicit: ExplicitReport | None = None  # present when explicit labels were looked for
+    watermark: WatermarkReport | None = None  # present when a watermark was looked for
 
     @property
     def verdict(self) -> Verdict:
@@ -110,13 +148,18 @@ class Report:
         return out
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "path": self.path,
             "format": self.format,
             "verdict": self.verdict.value,
             "labels": [rec.to_dict() for rec in self.labels],
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.explicit is not None:
+            out["explicit"] = self.explicit.to_dict()
+        if self.watermark is not None:
+            out["watermark"] = self.watermark.to_dict()
+        return out
 
 
 def decide_verdict(report: Report) -> Verdict:
@@ -129,9 +172,16 @@ def decide_verdict(report: Report) -> Verdict:
     4. any error finding on the file or the label -> ``noncompliant``;
     5. the only label is an empty shell -> ``inconclusive`` (possible wipe);
     6. otherwise ``compliant``.
+
+    A format with no metadata site (plain text) cannot carry the implicit label; there the
+    explicit label is the label: found -> ``compliant``, absent -> ``not_found``.
     """
     if not report.examined:
         return Verdict.ERROR
+    if not report.metadata_site and not report.labels:
+        if any(f.severity is Severity.ERROR for f in report.findings):
+            return Verdict.NONCOMPLIANT
+        return Verdict.COMPLIANT if report.explicit is not None and report.explicit.found else Verdict.NOT_FOUND
     if not report.labels:
         return Verdict.NOT_FOUND if report.complete else Verdict.INCONCLUSIVE
     if len(report.labels) > 1:
