@@ -36,6 +36,13 @@ class Limits:
     max_segments: int = 200_000  # chunks / segments / IFD entries walked per file
     max_ifd_entries: int = 4096  # entries in one TIFF IFD
     max_ifds: int = 64  # IFDs followed in one TIFF chain
+    max_text_document: int = 64 << 20  # a .txt/.md/.html file is decoded whole: 64 MiB at most
+    max_front_matter: int = 64 << 10  # YAML front matter of a Markdown file
+    max_zip_entries: int = 20_000  # entries in an OOXML zip
+    max_part_size: int = 64 << 20  # decompressed size of one OOXML part aimark reads
+    max_zip_ratio: int = 200  # decompressed/compressed ratio beyond which a part is a bomb
+    max_pdf_tail: int = 1 << 20  # bytes from the end of a PDF searched for startxref/trailer
+    max_pdf_sections: int = 256  # incremental-update sections followed through /Prev
 
 
 DEFAULT_LIMITS = Limits()
@@ -73,10 +80,17 @@ class Carrier:
     sniff: Callable[[bytes], int]  # score 0..100 from the first bytes of the file
     read: Callable[[Buffer, Limits], ReadResult]
     write: Callable[[Buffer, AIGCLabel, Limits], list[Piece]]
+    media: str = "image"  # which media package handles explicit labels and watermarks
+    #: the format's text for explicit-label and watermark detection (text documents only)
+    text: Callable[[Buffer, Limits], str] | None = None
+    metadata: bool = True  # False: the format has no metadata site (plain text)
+    ext_hint: bool = False  # content alone cannot tell it from a sibling: the extension decides ties
+    #: format name refined from the content (docx/xlsx/pptx share one zip carrier)
+    subtype: Callable[[Buffer, Limits], str] | None = None
 
 
 _REGISTRY: dict[str, Carrier] = {}
-SNIFF_BYTES = 64
+SNIFF_BYTES = 512
 
 
 def register(carrier: Carrier) -> Carrier:
@@ -96,18 +110,26 @@ def get_carrier(name: str) -> Carrier:
         raise UnsupportedFormat(f"no carrier named {name!r}") from None
 
 
-def sniff_buffer(buf: Buffer) -> Carrier:
+def sniff_buffer(buf: Buffer, ext: str | None = None) -> Carrier:
     """The carrier of a whole file held in ``buf`` (only its first bytes are looked at)."""
-    return sniff(bytes(buf[:SNIFF_BYTES]))
+    return sniff(bytes(buf[:SNIFF_BYTES]), ext)
 
 
-def sniff(head: bytes) -> Carrier:
-    """The best carrier for a file starting with ``head``, by content, never by extension."""
+#: What a matching extension adds to the score of an ``ext_hint`` carrier (text formats only).
+EXT_BONUS = 40
+
+
+def sniff(head: bytes, ext: str | None = None) -> Carrier:
+    """The best carrier for a file starting with ``head``, by content. The extension only
+    decides between text formats that content cannot tell apart (.txt vs .md)."""
     if not head:
         raise CorruptFile("empty file")
     best: tuple[int, Carrier] | None = None
+    ext = ext.lower() if ext else None
     for carrier in _REGISTRY.values():
         score = carrier.sniff(head)
+        if score > 0 and carrier.ext_hint and ext in carrier.extensions:
+            score += EXT_BONUS
         if score > 0 and (best is None or score > best[0]):
             best = (score, carrier)
     if best is None:
