@@ -26,6 +26,7 @@ def photos(tmp_path: Path, make_image: ImageMaker) -> Path:
     (d / "b.png").write_bytes(make_image("png"))
     (d / "sub" / "c.webp").write_bytes(make_image("webp"))
     (d / "readme.txt").write_text("not an image")
+    (d / "data.bin").write_bytes(b"\x00\x01\x02 no format aimark knows")
     return d
 
 
@@ -60,9 +61,9 @@ def test_verify_json_shape_and_exit_codes(photos: Path, tmp_path: Path, capsys: 
 
 def test_directory_walk_skips_unsupported(photos: Path, capsys: pytest.CaptureFixture[str]) -> None:
     code, stdout, _ = run(capsys, "verify", str(photos))
-    assert code == 1 and "2 files" in stdout and "1 skipped" in stdout  # a.jpg, b.png; readme.txt skipped
+    assert code == 1 and "3 files" in stdout and "1 skipped" in stdout  # a.jpg, b.png, readme.txt; data.bin skipped
     code, stdout, _ = run(capsys, "verify", "--recursive", "--quiet", str(photos))
-    assert "3 files" in stdout and "c.webp" not in stdout.replace("3 files", "")
+    assert "4 files" in stdout and "c.webp" not in stdout.replace("3 files", "")
     code, stdout, _ = run(capsys, "verify", "--json", str(photos / "**" / "*.webp"))
     assert [json.loads(x)["path"] for x in stdout.splitlines()] == [str(photos / "sub" / "c.webp")]
 
@@ -71,7 +72,7 @@ def test_directory_walk_skips_unsupported(photos: Path, capsys: pytest.CaptureFi
     "argv",
     [
         ["verify", "/nonexistent/file.jpg"],
-        ["verify", "{photos}/readme.txt"],
+        ["verify", "{photos}/data.bin"],
         ["label", "{photos}/a.jpg", "-o", "{photos}/a.jpg", *LABEL_ARGS],
         ["label", "{photos}/a.jpg", *LABEL_ARGS],
         ["label", "{photos}/a.jpg", "-o", "{photos}/x.jpg", "--producer", "doubao", "--produce-id", "1"],

@@ -72,6 +72,11 @@ def test_not_an_image(tmp_path: Path, label: AIGCLabel) -> None:
     path = tmp_path / "notes.jpg"  # the extension lies; sniffing is by content
     path.write_text("just some text, not a picture\n" * 10)
     report, err = label_and_verify(path, label)
+    # sniffed by content: it is plain text, which has no metadata site to write
+    assert isinstance(report, aimark.Report) and report.format == "txt" and report.verdict == "not_found"
+    assert isinstance(err, aimark.UnsupportedFormat) and "no metadata site" in err.message
+    path.write_bytes(b"\x00\x01\x02\x03binary" * 10)
+    report, err = label_and_verify(path, label)
     assert isinstance(report, aimark.UnsupportedFormat) and isinstance(err, aimark.UnsupportedFormat)
 
 

@@ -27,9 +27,10 @@ from typing import Any
 
 from . import containers
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
-from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError
+from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError, UnsupportedFormat
 from .label import AIGCLabel, parse_label_text
-from .report import LabelRecord, Report, error
+from .report import LabelRecord, Report, error, info, warning
+from .watermark import Key, derive_payload, normalize_payload, payload_for
 
 #: A final step of the label journey (C2PA signing plugs in here): it receives the complete
 #: labeled file and the carrier name and returns the bytes to write. Nothing runs after it.
@@ -46,14 +47,45 @@ class LabelResult:
     format: str
     label: AIGCLabel
     bytes_written: int
+    metadata: bool = True  # False: the format has no metadata site (plain text), only content labels
+    explicit: bool = False  # an explicit label was added
+    watermark: str | None = None  # the embedded watermark payload (hex)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "format": self.format,
-            "aigc": self.label.to_dict(),
+            "aigc": self.label.to_dict() if self.metadata else None,
             "bytes_written": self.bytes_written,
+            "explicit": self.explicit,
+            "watermark": self.watermark,
         }
+
+
+@dataclass(frozen=True)
+class ContentOptions:
+    """What to do to the content itself before the metadata label is written.
+
+    ``explicit``: add a visible label (``at``: "start", "end", "middle" or a comma list;
+    ``wording``: the text, default "本内容由人工智能生成"). ``watermark``: embed the invisible
+    watermark with ``key`` (default: the public key) carrying ``payload`` (default: the keyed
+    hash of the label's ContentProducer + ProduceID, :func:`aimark.watermark.derive_payload`).
+    """
+
+    explicit: bool = False
+    at: str = "start"
+    wording: str | None = None
+    watermark: bool = False
+    key: Key = None
+    payload: bytes | None = None
+
+    @property
+    def wanted(self) -> bool:
+        return self.explicit or self.watermark
+
+
+def _ext(path: str | None) -> str | None:
+    return os.path.splitext(path)[1].lower() if path else None
 
 
 # -- input -----------------------------------------------------------------------------------
@@ -138,13 +170,41 @@ def label_pieces(
     *,
     limits: Limits = DEFAULT_LIMITS,
     strict_codes: bool = True,
+    content: ContentOptions | None = None,
+    ext: str | None = None,
 ) -> tuple[Carrier, list[Piece]]:
-    """Sniff ``buf`` and return its carrier and the pieces of the labeled file."""
+    """Sniff ``buf`` and return its carrier and the pieces of the labeled file: the content
+    step (explicit label, watermark) first, then the one metadata label."""
     label.check(strict_codes=strict_codes)
-    carrier = containers.sniff_buffer(buf)
-    # explicit label and watermark steps (media packages) plug in before the metadata label
+    carrier = containers.sniff_buffer(buf, ext)
+    if content is not None and content.wanted:
+        data = _content_step(carrier, buf, label, content, limits)
+        buf = data
+    elif not carrier.metadata:
+        raise UnsupportedFormat(
+            f"{carrier.name} has no metadata site: ask for an explicit label and/or a watermark (--explicit, --watermark)"
+        )
+    if not carrier.metadata:
+        return carrier, [buf]
     pieces = _guard(lambda: carrier.write(buf, label, limits), carrier)
     return carrier, pieces
+
+
+def _content_step(carrier: Carrier, buf: Buffer, label: AIGCLabel, content: ContentOptions, limits: Limits) -> bytes:
+    if carrier.media != "text":
+        raise UnsupportedFormat(f"explicit labels and watermarks for {carrier.media} are not implemented yet (metadata only)")
+    from . import text  # the media package (imported on demand: metadata-only use stays light)
+
+    payload = None
+    if content.watermark:
+        payload = normalize_payload(content.payload) if content.payload is not None else derive_payload(label, content.key)
+    step = text.TextStep(
+        explicit_at=content.at if content.explicit else None,
+        wording=content.wording or text.explicit.DEFAULT_TEXT,
+        payload=payload,
+        key=content.key,
+    )
+    return bytes(_guard(lambda: text.apply(carrier, buf, step, limits), carrier))
 
 
 def label_bytes(
@@ -154,11 +214,14 @@ def label_bytes(
     limits: Limits = DEFAULT_LIMITS,
     strict_codes: bool = True,
     final_step: FinalStep | None = None,
+    content: ContentOptions | None = None,
+    filename: str | None = None,
 ) -> bytes:
-    """Label in memory: the bytes of ``data`` with exactly one AIGC metadata label."""
+    """Label in memory: the bytes of ``data`` with exactly one AIGC metadata label
+    (``filename`` only helps tell text formats apart: .txt vs .md)."""
     if not data:
         raise CorruptFile("empty input")
-    carrier, pieces = label_pieces(data, label, limits=limits, strict_codes=strict_codes)
+    carrier, pieces = label_pieces(data, label, limits=limits, strict_codes=strict_codes, content=content, ext=_ext(filename))
     out = b"".join(pieces)
     return final_step(out, carrier.name) if final_step else out
 
@@ -173,6 +236,7 @@ def label_file(
     strict_codes: bool = True,
     final_step: FinalStep | None = None,
     fsync: bool = False,
+    content: ContentOptions | None = None,
 ) -> LabelResult:
     """Write ``src`` with exactly one AIGC metadata label to ``dst`` (or over ``src`` when
     ``in_place``). The input is never modified otherwise; the output appears atomically."""
@@ -191,7 +255,7 @@ def label_file(
             raise OutputError("output is a directory", path=d)
     with open_input(s) as buf:
         try:
-            carrier, pieces = label_pieces(buf, label, limits=limits, strict_codes=strict_codes)
+            carrier, pieces = label_pieces(buf, label, limits=limits, strict_codes=strict_codes, content=content, ext=_ext(s))
         except AimarkError as exc:
             exc.path = exc.path or s
             raise
@@ -203,7 +267,11 @@ def label_file(
             n = atomic_write(d, pieces, mode=mode, fsync=fsync)
         finally:
             pieces.clear()
-    return LabelResult(d, carrier.name, label, n)
+    wm = None
+    if content is not None and content.watermark:
+        wm = (normalize_payload(content.payload) if content.payload is not None else derive_payload(label, content.key)).hex()
+    explicit = bool(content and content.explicit)
+    return LabelResult(d, carrier.name, label, n, metadata=carrier.metadata, explicit=explicit, watermark=wm)
 
 
 def _same(a: str, b: str) -> bool:
@@ -214,12 +282,66 @@ def _same(a: str, b: str) -> bool:
 
 
 # -- the verify journey ----------------------------------------------------------------------
-def _verify_buffer(buf: Buffer, path: str | None, limits: Limits) -> Report:
-    carrier = containers.sniff_buffer(buf)
+@dataclass(frozen=True)
+class VerifyOptions:
+    """``watermark``: look for a watermark (default yes); ``key``: the watermark key (default:
+    the public key); ``explicit``: look for an explicit label (default yes)."""
+
+    watermark: bool = True
+    key: Key = None
+    explicit: bool = True
+
+
+DEFAULT_VERIFY = VerifyOptions()
+
+
+def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: VerifyOptions = DEFAULT_VERIFY) -> Report:
+    carrier = containers.sniff_buffer(buf, _ext(path))
+    name = carrier.name
+    if carrier.subtype is not None:
+        with contextlib.suppress(AimarkError):
+            name = _guard(lambda: carrier.subtype(buf, limits), carrier)  # type: ignore[misc]
     try:
         res = _guard(lambda: carrier.read(buf, limits), carrier)
     except (CorruptFile, LimitExceeded) as exc:
-        return Report(path, carrier.name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
+        return Report(path, name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
+    report = _judge(res, path, name)
+    report.metadata_site = carrier.metadata
+    if carrier.text is not None and (options.explicit or options.watermark):
+        _inspect_content(report, carrier, buf, limits, options)
+    return report
+
+
+def _inspect_content(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+    from . import text
+
+    expected = None
+    if len(report.labels) == 1:
+        aigc = report.labels[0].aigc
+        cp, pid = aigc.get("ContentProducer"), aigc.get("ProduceID")
+        if isinstance(cp, str) and isinstance(pid, str) and cp and pid:
+            expected = payload_for(cp, pid, options.key)
+    try:
+        found, wm = _guard(
+            lambda: text.inspect(carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark),
+            carrier,
+        )
+    except AimarkError as exc:
+        report.findings.append(warning("content_unreadable", f"the document's text could not be read: {exc.message}"))
+        return
+    if options.explicit:
+        report.explicit = found
+    report.watermark = wm
+    if wm is not None and wm.found:
+        if wm.matches_label is False:
+            report.findings.append(warning("watermark_mismatch", "the watermark payload does not match the metadata label"))
+        elif wm.matches_label is None and not report.labels:
+            report.findings.append(
+                info("watermark_only", "a watermark was found but no metadata label (SPEC section 6 case 3)")
+            )
+
+
+def _judge(res: containers.ReadResult, path: str | None, name: str) -> Report:
     records = [parse_label_text(raw.text, raw.site) for raw in res.labels]
     findings = list(res.findings)
     if len(records) > 1:
@@ -227,10 +349,10 @@ def _verify_buffer(buf: Buffer, path: str | None, limits: Limits) -> Report:
         findings.append(error("duplicate_label", f"{len(records)} AIGC labels in one file ({sites}); exactly one is allowed"))
         if len({repr(sorted(r.aigc.items())) for r in records}) > 1:
             findings.append(error("labels_disagree", "the labels in this file do not agree"))
-    return Report(path, carrier.name, records, findings, complete=res.complete)
+    return Report(path, name, records, findings, complete=res.complete)
 
 
-def verify(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> Report:
+def verify(path: PathLike, *, limits: Limits = DEFAULT_LIMITS, options: VerifyOptions = DEFAULT_VERIFY) -> Report:
     """Read every metadata site of one file and judge its label (SPEC section 8).
 
     Raises :class:`~aimark.errors.UnsupportedFormat`, :class:`~aimark.errors.InputError` or
@@ -240,17 +362,20 @@ def verify(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> Report:
     p = os.fspath(path)
     with open_input(p) as buf:
         try:
-            return _verify_buffer(buf, p, limits)
+            return _verify_buffer(buf, p, limits, options)
         except AimarkError as exc:
             exc.path = exc.path or p
             raise
 
 
-def verify_bytes(data: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS) -> Report:
-    """:func:`verify` for bytes already in memory (an upload)."""
+def verify_bytes(
+    data: bytes, *, path: str | None = None, limits: Limits = DEFAULT_LIMITS, options: VerifyOptions = DEFAULT_VERIFY
+) -> Report:
+    """:func:`verify` for bytes already in memory (an upload); ``path`` names it in the report
+    and its extension tells text formats apart."""
     if not data:
         raise CorruptFile("empty input", path=path)
-    return _verify_buffer(data, path, limits)
+    return _verify_buffer(data, path, limits, options)
 
 
 def read_labels(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> list[LabelRecord]:
@@ -266,12 +391,15 @@ def error_report(path: str | None, exc: AimarkError) -> Report:
 def detect_format(path: PathLike) -> str:
     """The carrier name aimark sniffs for ``path`` (by content)."""
     with open_input(path) as buf:
-        return containers.sniff_buffer(buf).name
+        return containers.sniff_buffer(buf, _ext(os.fspath(path))).name
 
 
 __all__ = [
+    "DEFAULT_VERIFY",
+    "ContentOptions",
     "FinalStep",
     "LabelResult",
+    "VerifyOptions",
     "atomic_write",
     "detect_format",
     "error_report",

@@ -18,7 +18,7 @@ from collections.abc import Iterator, Sequence
 from typing import TextIO
 
 from . import __version__
-from .api import error_report, label_file, verify
+from .api import ContentOptions, VerifyOptions, error_report, label_file, verify
 from .errors import AimarkError, UnsupportedFormat
 from .label import AIGCLabel, LabelKind
 from .report import Report, Severity, Verdict
@@ -52,6 +52,13 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)"
     )
     lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    lab.add_argument("--explicit", action="store_true", help="also add a visible label to the content (text documents)")
+    lab.add_argument("--at", default="start", help="where the explicit label goes: start, end, middle, or a list: start,end")
+    lab.add_argument(
+        "--text", dest="wording", help="explicit label text (default 本内容由人工智能生成); needs an AI and a 生成/合成 element"
+    )
+    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text documents)")
+    lab.add_argument("--key", help="watermark key (default: the public aimark key)")
 
     ver = sub.add_parser("verify", help="read and judge the AIGC labels of files")
     ver.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or glob patterns")
@@ -59,6 +66,8 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="one JSON object per line per file")
     ver.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
     ver.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
+    ver.add_argument("--no-watermark", action="store_true", help="skip watermark detection (fast metadata-only scans)")
+    ver.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
     return p
 
 
@@ -80,11 +89,19 @@ def _cmd_label(args: argparse.Namespace) -> int:
         propagate_id=args.propagate_id,
         reserved_code2=args.reserved_code2,
     )
-    result = label_file(args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names)
+    content = ContentOptions(explicit=args.explicit, at=args.at, wording=args.wording, watermark=args.watermark, key=args.key)
+    result = label_file(
+        args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names, content=content
+    )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
-        print(f"{result.path}: labeled [{result.format}] {label.to_inner_json()}")
+        parts = [label.to_inner_json()] if result.metadata else ["(no metadata site)"]
+        if result.explicit:
+            parts.append(f"+ explicit label at {args.at}")
+        if result.watermark:
+            parts.append(f"+ watermark {result.watermark}")
+        print(f"{result.path}: labeled [{result.format}] " + " ".join(parts))
     return EXIT_OK
 
 
@@ -148,6 +165,14 @@ def _print_text(report: Report, verbose: bool) -> None:
     print(head)
     for rec in report.labels:
         print(f"  label at {rec.site} ({rec.form})")
+    if report.explicit is not None:
+        if report.explicit.found:
+            print(f"  explicit label at the {report.explicit.position}: {report.explicit.text}")
+        else:
+            print("  no explicit label found")
+    if report.watermark is not None and report.watermark.found:
+        match = {True: ", matches the label", False: ", does NOT match the label", None: ""}[report.watermark.matches_label]
+        print(f"  watermark {report.watermark.payload} (p <= {report.watermark.p_value:.1e}{match})")
     for f in report.all_findings():
         if f.severity is Severity.INFO and not verbose:
             continue
@@ -160,9 +185,10 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     skipped = 0
     items = list(expand(args.paths, args.recursive))
     progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.json and not args.quiet and len(items) > 1, len(items))
+    options = VerifyOptions(watermark=not args.no_watermark, key=args.key)
     for path, explicit in items:
         try:
-            report = verify(path)
+            report = verify(path, options=options)
         except UnsupportedFormat as exc:
             if not explicit:
                 skipped += 1

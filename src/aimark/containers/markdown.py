@@ -288,4 +288,4 @@ MARKDOWN = register(
     )
 )
 
-__all__ = ["MARKDOWN", "FIELDS", "entry_text", "front_matter", "render_entry", "write_markdown_text"]
+__all__ = ["FIELDS", "MARKDOWN", "entry_text", "front_matter", "render_entry", "write_markdown_text"]

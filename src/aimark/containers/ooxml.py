@@ -128,7 +128,9 @@ def _natural(name: str) -> tuple[str, int]:
     return (name[: m.start()] if m else name, int(m.group(1)) if m else 0)
 
 
-_T = re.compile(r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>|<(?:\w+:)?(?:tab)\b[^>]*/>|</(?:\w+:)?(p|si)>|<(?:\w+:)?br\b[^>]*/>")
+_T = re.compile(
+    r"<(?:\w+:)?t(?:\s[^>]*)?>([^<]*)</(?:\w+:)?t>|<(?:\w+:)?(?:tab)\b[^>]*/>|</(?:\w+:)?(p|si)>|<(?:\w+:)?br\b[^>]*/>"
+)
 
 
 def _part_text(xml: str) -> str:
@@ -200,7 +202,9 @@ def _property(prefix: str, vt: str | None, pid: int, value: str) -> str:
             f'<{prefix}property fmtid="{FMTID}" pid="{pid}" name="AIGC">'
             f'<vt:lpwstr xmlns:vt="{VT_NS}">{_esc(value)}</vt:lpwstr></{prefix}property>'
         )
-    return f'<{prefix}property fmtid="{FMTID}" pid="{pid}" name="AIGC"><{vt}:lpwstr>{_esc(value)}</{vt}:lpwstr></{prefix}property>'
+    return (
+        f'<{prefix}property fmtid="{FMTID}" pid="{pid}" name="AIGC"><{vt}:lpwstr>{_esc(value)}</{vt}:lpwstr></{prefix}property>'
+    )
 
 
 def edit_custom_xml(raw: bytes, value: str) -> bytes:
@@ -235,7 +239,13 @@ def edit_custom_xml(raw: bytes, value: str) -> bytes:
             if not m:
                 raise CorruptFile("cannot find the end of <Properties> in custom.xml")
             p = m.group(1)
-            new = xml[: m.start()] + f"<{p}Properties{m.group(2)}>" + _property(p, vt, pid, value) + f"</{p}Properties>" + xml[m.end() :]
+            new = (
+                xml[: m.start()]
+                + f"<{p}Properties{m.group(2)}>"
+                + _property(p, vt, pid, value)
+                + f"</{p}Properties>"
+                + xml[m.end() :]
+            )
     data = new.encode("utf-8")
     check = [v for n, v, _ in _properties(_xml(data, "custom.xml (rewritten)")) if n.upper() == "AIGC"]
     if check != [value]:
@@ -273,7 +283,10 @@ def write_pieces(pkg: Package, label: AIGCLabel, extra: dict[str, bytes] | None 
         overrides = {el.get("PartName", "").lstrip("/") for el in pkg.content_types if el.tag == f"{{{CT_NS}}}Override"}
         if part not in overrides:
             replace["[Content_Types].xml"] = _insert_before_close(
-                pkg.content_types_raw, "Types", f'<Override PartName="/{part}" ContentType="{CUSTOM_CT}"/>', "[Content_Types].xml"
+                pkg.content_types_raw,
+                "Types",
+                f'<Override PartName="/{part}" ContentType="{CUSTOM_CT}"/>',
+                "[Content_Types].xml",
             )
         raw, rels = pkg.root_rels()
         if raw is None or rels is None:

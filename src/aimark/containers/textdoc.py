@@ -131,7 +131,9 @@ TXT = register(
 
 
 # -- HTML --------------------------------------------------------------------------------------
-_HTML_START = re.compile(r"\A\s*(?:<!--.*?-->\s*)*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|title)\b", re.I | re.S)
+_HTML_START = re.compile(
+    r"\A\s*(?:<!--.*?-->\s*)*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|meta|title)\b", re.I | re.S
+)
 _META = re.compile(r"<meta\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", re.IGNORECASE)
 _ATTR = re.compile(r"""([^\s=/>"']+)(?:\s*=\s*("[^"]*"|'[^']*'|[^\s>"']+))?""")
 _BODY = re.compile(r"<body\b", re.IGNORECASE)
@@ -248,4 +250,13 @@ HTML = register(
     )
 )
 
-__all__ = ["HTML", "TXT", "TextCodec", "check_round_trip", "decode_document", "document_text", "looks_like_text", "write_html_text"]
+__all__ = [
+    "HTML",
+    "TXT",
+    "TextCodec",
+    "check_round_trip",
+    "decode_document",
+    "document_text",
+    "looks_like_text",
+    "write_html_text",
+]

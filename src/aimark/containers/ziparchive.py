@@ -126,7 +126,9 @@ def read_entry(buf: Buffer, e: Entry, limits: Limits) -> bytes:
 
 def _dos_time() -> tuple[int, int]:
     t = time.localtime()
-    return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), ((max(t.tm_year, 1980) - 1980) << 9) | (t.tm_mon << 5) | t.tm_mday
+    return (t.tm_hour << 11) | (t.tm_min << 5) | (t.tm_sec // 2), ((max(t.tm_year, 1980) - 1980) << 9) | (
+        t.tm_mon << 5
+    ) | t.tm_mday
 
 
 def _new_entry(name: str, data: bytes, offset: int) -> tuple[bytes, bytes]:
@@ -138,7 +140,9 @@ def _new_entry(name: str, data: bytes, offset: int) -> tuple[bytes, bytes]:
     crc = zlib.crc32(data)
     tm, dt = _dos_time()
     local = struct.pack("<4sHHHHHIIIHH", LFH_SIG, 20, flags, 8, tm, dt, crc, len(cdata), len(data), len(raw), 0) + raw
-    cd = struct.pack("<4sHHHHHHIIIHHHHHII", CDH_SIG, 20, 20, flags, 8, tm, dt, crc, len(cdata), len(data), len(raw), 0, 0, 0, 0, 0, offset)
+    cd = struct.pack(
+        "<4sHHHHHHIIIHHHHHII", CDH_SIG, 20, 20, flags, 8, tm, dt, crc, len(cdata), len(data), len(raw), 0, 0, 0, 0, 0, offset
+    )
     return local + cdata, cd + raw
 
 

@@ -94,7 +94,9 @@ def candidates(text: str, fmt: TextFormat = "plain") -> list[int]:
     return out
 
 
-def embed(text: str, payload: bytes | int | str, key: Key = None, *, fmt: TextFormat = "plain", every: int = DEFAULT_EVERY) -> str:
+def embed(
+    text: str, payload: bytes | int | str, key: Key = None, *, fmt: TextFormat = "plain", every: int = DEFAULT_EVERY
+) -> str:
     """``text`` with the payload's run inserted about every ``every`` characters.
 
     Existing runs (any key) are removed first, so a text carries one payload. A text with no

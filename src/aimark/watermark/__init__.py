@@ -68,7 +68,12 @@ def derive_payload(label: AIGCLabel, key: Key = None) -> bytes:
     Propagation (a platform updating ContentPropagator/PropagateID) does not change it, so a
     watermark embedded by the producer keeps matching the label after propagation.
     """
-    data = f"{label.content_producer}\0{label.produce_id}".encode()
+    return payload_for(label.content_producer, label.produce_id, key)
+
+
+def payload_for(content_producer: str, produce_id: str, key: Key = None) -> bytes:
+    """:func:`derive_payload` from the two fields (what a verifier reads from a label)."""
+    data = f"{content_producer}\0{produce_id}".encode()
     return keyed_bytes(key, "aimark/payload/v1", data, PAYLOAD_BYTES)
 
 
@@ -86,5 +91,6 @@ __all__ = [
     "keyed_bytes",
     "normalize_key",
     "normalize_payload",
+    "payload_for",
     "union_bound",
 ]
