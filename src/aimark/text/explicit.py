@@ -104,7 +104,19 @@ def _end(text: str, fmt: TextFormat) -> int:
     return len(text)
 
 
-_BLOCK_START = re.compile(r"\s*(?:[-*+]\s|\d{1,9}[.)]\s|\||>|<|#|```|~~~| {4}|\t)")
+_LIST_ITEM = re.compile(r" {0,3}(?:[-*+]|\d{1,9}[.)])[ \t]")
+_INDENTED = re.compile(r"(?: {4}|\t)")
+
+
+def _splits_a_block(text: str, a: int, b: int) -> bool:
+    """Whether a paragraph inserted in the blank lines text[a:b] would split a Markdown block:
+    an indented code block or list continuation, or a loose list (items on both sides)."""
+    nxt = text[b : text.find("\n", b) if "\n" in text[b:] else len(text)]
+    prev_end = a
+    prev = text[text.rfind("\n", 0, prev_end) + 1 : prev_end]
+    if _INDENTED.match(nxt):
+        return True
+    return bool(_LIST_ITEM.match(nxt) and (_LIST_ITEM.match(prev) or _INDENTED.match(prev)))
 
 
 def _middle(text: str, fmt: TextFormat) -> int | None:
@@ -118,8 +130,7 @@ def _middle(text: str, fmt: TextFormat) -> int | None:
         return best
     for m in re.finditer(r"\n[ \t]*\n", text):
         pos = m.end()
-        nxt = text[pos : pos + 12]
-        if inside(spans, pos) or _BLOCK_START.match(nxt) or (fmt == "markdown" and inside(spans, m.start())):
+        if inside(spans, pos) or (fmt == "markdown" and (inside(spans, m.start()) or _splits_a_block(text, m.start(), pos))):
             continue
         if best is None or abs(pos - mid) < abs(best - mid):
             best = pos
