@@ -9,10 +9,9 @@ fallback paragraph below was written for these tests.
 
 from __future__ import annotations
 
+import pydoc_data.topics
 import sysconfig
 from pathlib import Path
-
-import pydoc_data.topics
 
 CHINESE_FALLBACK = (
     "人工智能生成合成内容标识办法于二零二五年九月一日起施行。服务提供者应当在生成合成内容的适当位置添加显式标识，"

@@ -125,7 +125,9 @@ def test_html_label_is_a_visible_element() -> None:
     assert visible.count(explicit.DEFAULT_TEXT) == 3 and not any(explicit.DEFAULT_TEXT in c for c in p.comments)
     assert out.index('<p class="aigc-label">') > out.index("<body>") and out.rindex("aigc-label") < out.index("</body>")
     assert explicit.find_label(out, "html").positions == ["start", "middle", "end"]
-    assert not explicit.find_label(f"<html><head><title>{explicit.DEFAULT_TEXT}</title></head><body>x</body></html>", "html").found
+    assert not explicit.find_label(
+        f"<html><head><title>{explicit.DEFAULT_TEXT}</title></head><body>x</body></html>", "html"
+    ).found
 
 
 def test_stream_prefix_before_first_token_and_suffix_after_last() -> None:
