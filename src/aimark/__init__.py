@@ -13,8 +13,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from .api import (
+    ContentOptions,
     FinalStep,
     LabelResult,
+    VerifyOptions,
     atomic_write,
     detect_format,
     error_report,
@@ -36,7 +38,7 @@ from .errors import (
     UnsupportedFormat,
 )
 from .label import FIELDS, AIGCLabel, LabelKind, ProviderCode, parse_label_text, parse_provider_code
-from .report import Finding, LabelRecord, Report, Severity, Verdict
+from .report import ExplicitReport, Finding, LabelRecord, Report, Severity, Verdict, WatermarkReport
 
 __version__ = "0.1.0"
 
@@ -51,7 +53,9 @@ __all__ = [
     "FIELDS",
     "AIGCLabel",
     "AimarkError",
+    "ContentOptions",
     "CorruptFile",
+    "ExplicitReport",
     "FinalStep",
     "Finding",
     "InputError",
@@ -68,6 +72,8 @@ __all__ = [
     "UnsafeContent",
     "UnsupportedFormat",
     "Verdict",
+    "VerifyOptions",
+    "WatermarkReport",
     "__version__",
     "atomic_write",
     "detect_format",

@@ -192,6 +192,11 @@ def _esc(s: str) -> str:
 
 
 def _vt_prefix(xml: str) -> str | None:
+    """The prefix bound to the vt namespace on the root element (in scope everywhere), if any."""
+    root = re.search(r"<(?:[\w.-]+:)?Properties\b(?:[^>\"']|\"[^\"]*\"|'[^']*')*>", xml)
+    if not root:
+        return None
+    xml = root.group(0)
     m = re.search(r"xmlns:([\w.-]+)\s*=\s*[\"']" + re.escape(VT_NS) + "[\"']", xml)
     return m.group(1) if m else None
 
