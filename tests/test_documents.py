@@ -177,22 +177,8 @@ def test_reads_labels_written_by_openpyxl_and_libreoffice(tmp_path: Path) -> Non
 def test_docx_explicit_label_and_watermark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     src = make_docx(tmp_path / "in.docx", english_text()[:1500].replace("\n", " "))
     out = tmp_path / "out.docx"
-    code = main(
-        [
-            "label",
-            str(src),
-            "-o",
-            str(out),
-            "--producer",
-            PRODUCER,
-            "--produce-id",
-            "doc-0001",
-            "--explicit",
-            "--at",
-            "start,end",
-        ]
-        + ["--watermark"]
-    )
+    args = ["label", str(src), "-o", str(out), "--producer", PRODUCER, "--produce-id", "doc-0001"]
+    code = main([*args, "--explicit", "--at", "start,end", "--watermark"])
     assert code == 0
     paras = [p.text for p in docx.Document(str(out)).paragraphs]
     assert paras[0] == paras[-1] == "本内容由人工智能生成"
