@@ -435,3 +435,38 @@ def test_huge_front_matter_and_bad_encodings(tmp_path: Path) -> None:
     content = ContentOptions(explicit=True)
     with pytest.raises(UnsupportedFormat):
         aimark.label_bytes(make_pdf(tmp_path / "x.pdf").read_bytes(), EXPECTED, content=content)
+
+
+def test_fuzzed_documents_give_typed_errors_only(tmp_path: Path) -> None:
+    import random
+
+    seeds = {
+        "docx": make_docx(tmp_path / "f.docx").read_bytes(),
+        "pdf": aimark.label_bytes(make_pdf(tmp_path / "f.pdf").read_bytes(), EXPECTED),
+        "md": FRONT.encode() + english_text()[:400].encode(),
+        "html": aimark.label_bytes(b"<!DOCTYPE html><html><head></head><body><p>x</p></body></html>", EXPECTED),
+    }
+    rng = random.Random(5)
+    for ext, seed in seeds.items():
+        for _ in range(250):
+            data = bytearray(seed)
+            for _ in range(rng.randint(1, 8)):
+                k = rng.randrange(len(data))
+                op = rng.random()
+                if op < 0.5:
+                    data[k] = rng.randrange(256)
+                elif op < 0.75:
+                    del data[k : k + rng.randint(1, 64)]
+                else:
+                    data[k:k] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 16)))
+            blob = bytes(data)
+            if not blob:
+                continue
+            for step in (
+                lambda: aimark.verify_bytes(blob, path=f"x.{ext}"),
+                lambda: aimark.label_bytes(blob, EXPECTED, filename=f"x.{ext}"),
+            ):
+                try:
+                    step()
+                except aimark.AimarkError:
+                    pass
