@@ -28,7 +28,7 @@ import re
 from typing import Any
 
 from ..errors import LimitExceeded, UnsupportedFormat
-from ..label import FIELDS, AIGCLabel
+from ..label import AIGCLabel
 from .base import Buffer, Carrier, Limits, Piece, RawLabel, ReadResult, register
 from .textdoc import check_round_trip, decode_document, document_text, head_text, looks_like_text
 
@@ -288,4 +288,4 @@ MARKDOWN = register(
     )
 )
 
-__all__ = ["FIELDS", "MARKDOWN", "entry_text", "front_matter", "render_entry", "write_markdown_text"]
+__all__ = ["MARKDOWN", "entry_text", "front_matter", "render_entry", "write_markdown_text"]

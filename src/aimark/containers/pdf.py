@@ -217,7 +217,6 @@ class Document:
     trailer_src: Buffer  # the bytes the trailer dict spans refer to
     last_xref: int
     uses_stream: bool
-    rebuilt: bool = False
     _objstm: dict[int, tuple[bytes, dict[int, int]]] = field(default_factory=dict)
 
     def resolve(self, v: Any, depth: int = 0) -> Any:
@@ -466,17 +465,13 @@ def _read(buf: Buffer, limits: Limits) -> ReadResult:
     for key, _a, _b in info.raw_keys:
         if key.upper() != "AIGC":
             continue
-        value = doc.resolve(_value_of(info, key, n))
+        value = doc.resolve(info.get(key))
         site = "pdf:Info/AIGC" + (f"[{n}]" if n else "")
         if key != "AIGC":
             res.findings.append(warning("key_case", f"Info key is /{key}, not /AIGC", site))
         res.labels.append(RawLabel(site, text_string(value)))
         n += 1
     return res
-
-
-def _value_of(info: PdfDict, key: str, n: int) -> Any:
-    return info.get(key)
 
 
 # -- writing -----------------------------------------------------------------------------------

@@ -162,7 +162,7 @@ def detect(text: str, key: Key = None, *, expected: bytes | None = None) -> Wate
         detail = {"runs": 0, "candidates": scan.windows}
         return WatermarkReport(METHOD, False, None, 1.0, None, detail)
     payload, votes = scan.valid.most_common(1)[0]
-    p_value = union_bound(scan.windows, TAG_BITS) ** 1  # one valid run suffices
+    p_value = union_bound(scan.windows, TAG_BITS)  # one valid run suffices
     matches = None if expected is None else payload == expected
     detail = {"runs": votes, "candidates": scan.windows, "payloads": len(scan.valid)}
     return WatermarkReport(METHOD, True, payload.hex(), p_value, matches, detail)
