@@ -297,22 +297,20 @@ DEFAULT_VERIFY = VerifyOptions()
 
 def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: VerifyOptions = DEFAULT_VERIFY) -> Report:
     carrier = containers.sniff_buffer(buf, _ext(path))
-    name = carrier.name
-    if carrier.subtype is not None:
-        with contextlib.suppress(AimarkError):
-            name = _guard(lambda: carrier.subtype(buf, limits), carrier)  # type: ignore[misc]
     try:
         res = _guard(lambda: carrier.read(buf, limits), carrier)
     except (CorruptFile, LimitExceeded) as exc:
-        return Report(path, name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
-    report = _judge(res, path, name)
+        return Report(path, carrier.name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
+    report = _judge(res, path, res.format or carrier.name)
     report.metadata_site = carrier.metadata
     if carrier.text is not None and (options.explicit or options.watermark):
-        _inspect_content(report, carrier, buf, limits, options)
+        _inspect_content(report, carrier, buf, limits, options, res.text)
     return report
 
 
-def _inspect_content(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+def _inspect_content(
+    report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions, decoded: str | None
+) -> None:
     from . import text
 
     expected = None
@@ -323,7 +321,9 @@ def _inspect_content(report: Report, carrier: Carrier, buf: Buffer, limits: Limi
             expected = payload_for(cp, pid, options.key)
     try:
         found, wm = _guard(
-            lambda: text.inspect(carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark),
+            lambda: text.inspect(
+                carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark, text=decoded
+            ),
             carrier,
         )
     except AimarkError as exc:

@@ -63,6 +63,8 @@ class ReadResult:
     labels: list[RawLabel] = field(default_factory=list)
     findings: list[Finding] = field(default_factory=list)
     complete: bool = True  # False when the walk stopped early on a structural problem
+    format: str | None = None  # a finer format name found on the way (docx/xlsx/pptx in one zip carrier)
+    text: str | None = None  # the document's text, when the reader decoded it anyway (text formats)
 
     def add(self, labels: Sequence[RawLabel], findings: Sequence[Finding], complete: bool = True) -> None:
         self.labels.extend(labels)
@@ -85,8 +87,6 @@ class Carrier:
     text: Callable[[Buffer, Limits], str] | None = None
     metadata: bool = True  # False: the format has no metadata site (plain text)
     ext_hint: bool = False  # content alone cannot tell it from a sibling: the extension decides ties
-    #: format name refined from the content (docx/xlsx/pptx share one zip carrier)
-    subtype: Callable[[Buffer, Limits], str] | None = None
 
 
 _REGISTRY: dict[str, Carrier] = {}

@@ -224,7 +224,7 @@ def _sniff(head: bytes) -> int:
 
 def _read(buf: Buffer, limits: Limits) -> ReadResult:
     text, _ = decode_document(buf, limits)
-    res = ReadResult()
+    res = ReadResult(text=text)
     fm = front_matter(text, limits)
     if not fm:
         return res

@@ -164,7 +164,7 @@ def _properties(root: Element) -> list[tuple[str, str, Element]]:
 
 def _read(buf: Buffer, limits: Limits) -> ReadResult:
     pkg = Package(buf, limits)
-    res = ReadResult()
+    res = ReadResult(format=pkg.kind)
     part = pkg.custom_part()
     if part is None:
         return res
@@ -318,10 +318,6 @@ def _sniff(head: bytes) -> int:
     return 40
 
 
-def _subtype(buf: Buffer, limits: Limits) -> str:
-    return Package(buf, limits).kind
-
-
 def _text(buf: Buffer, limits: Limits) -> str:
     return Package(buf, limits).text()
 
@@ -336,7 +332,6 @@ OOXML = register(
         write=_write,
         media="text",
         text=_text,
-        subtype=_subtype,
     )
 )
 

@@ -102,8 +102,7 @@ def _sniff_txt(head: bytes) -> int:
 
 
 def _read_txt(buf: Buffer, limits: Limits) -> ReadResult:
-    decode_document(buf, limits)  # refuse binary / undecodable data as such
-    return ReadResult()
+    return ReadResult(text=decode_document(buf, limits)[0])  # refuses binary / undecodable data
 
 
 def _write_txt(buf: Buffer, label: AIGCLabel, limits: Limits) -> list[Piece]:
@@ -173,7 +172,7 @@ def _aigc_metas(text: str) -> list[tuple[re.Match[str], str, str]]:
 
 def _read_html(buf: Buffer, limits: Limits) -> ReadResult:
     text, _ = decode_document(buf, limits)
-    res = ReadResult()
+    res = ReadResult(text=text)
     for i, (_m, name, content) in enumerate(_aigc_metas(text)):
         site = "html:meta[name=AIGC]" + (f"[{i}]" if i else "")
         if name != "AIGC":

@@ -119,10 +119,13 @@ def inspect(
     key: Key = None,
     expected: bytes | None = None,
     detect_watermark: bool = True,
+    text: str | None = None,
 ) -> tuple[ExplicitReport, WatermarkReport | None]:
-    """Look for the explicit label and (optionally) the watermark in a text document."""
-    assert carrier.text is not None
-    text = carrier.text(buf, limits)
+    """Look for the explicit label and (optionally) the watermark in a text document
+    (``text``: its text when the container reader already decoded it)."""
+    if text is None:
+        assert carrier.text is not None
+        text = carrier.text(buf, limits)
     fmt = FORMATS.get(carrier.name, "plain")
     found = explicit.find_label(text, fmt)
     wm = watermark.detect(text, key, expected=expected) if detect_watermark else None

@@ -7,6 +7,7 @@ the visible text a reader sees, with bounded, linear scans.
 
 from __future__ import annotations
 
+import bisect
 import html
 import re
 from typing import Literal
@@ -98,8 +99,6 @@ def merge(spans: list[Span]) -> list[Span]:
 
 def inside(spans: list[Span], pos: int) -> bool:
     """Whether ``pos`` (an insertion point) falls strictly inside one of the merged ``spans``."""
-    import bisect
-
     i = bisect.bisect_right(spans, (pos, float("inf"))) - 1  # type: ignore[arg-type]
     return i >= 0 and spans[i][0] < pos < spans[i][1]
 
