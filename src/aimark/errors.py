@@ -66,3 +66,7 @@ class InputError(AimarkError):
     """The input cannot be opened (missing, a directory, unreadable)."""
 
     code = "input_error"
+
+
+class LabelWordingWarning(UserWarning):
+    """An explicit label text lacks the AI element or the generation element of SPEC section 1."""
