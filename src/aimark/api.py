@@ -29,7 +29,7 @@ from . import containers
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
 from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError, UnsupportedFormat
 from .label import AIGCLabel, parse_label_text
-from .report import LabelRecord, Report, error, info, warning
+from .report import LabelRecord, Report, WatermarkReport, error, info, warning
 from .watermark import Key, derive_payload, normalize_payload, payload_for
 
 #: A final step of the label journey (C2PA signing plugs in here): it receives the complete
@@ -67,7 +67,8 @@ class ContentOptions:
     """What to do to the content itself before the metadata label is written.
 
     ``explicit``: add a visible label (``at``: "start", "end", "middle" or a comma list;
-    ``wording``: the text, default "本内容由人工智能生成"). ``watermark``: embed the invisible
+    ``wording``: the text, default "本内容由人工智能生成" for text and "AI生成" for images;
+    ``position``: for images, the corner or edge). ``watermark``: embed the invisible
     watermark with ``key`` (default: the public key) carrying ``payload`` (default: the keyed
     hash of the label's ContentProducer + ProduceID, :func:`aimark.watermark.derive_payload`).
     """
@@ -78,6 +79,8 @@ class ContentOptions:
     watermark: bool = False
     key: Key = None
     payload: bytes | None = None
+    position: str = "bottom-right"  # images: corner or edge of the visible label
+    font: str | None = None  # images: a font file for texts the bundled font cannot draw
 
     @property
     def wanted(self) -> bool:
@@ -191,13 +194,25 @@ def label_pieces(
 
 
 def _content_step(carrier: Carrier, buf: Buffer, label: AIGCLabel, content: ContentOptions, limits: Limits) -> bytes:
-    if carrier.media != "text":
-        raise UnsupportedFormat(f"explicit labels and watermarks for {carrier.media} are not implemented yet (metadata only)")
-    from . import text  # the media package (imported on demand: metadata-only use stays light)
-
     payload = None
     if content.watermark:
         payload = normalize_payload(content.payload) if content.payload is not None else derive_payload(label, content.key)
+    if carrier.media == "image":
+        from . import image  # the media packages are imported on demand: metadata-only use stays light
+
+        istep = image.ImageStep(
+            explicit=content.explicit,
+            text=content.wording or image.explicit.DEFAULT_TEXT,
+            position=content.position,
+            font=content.font,
+            payload=payload,
+            key=content.key,
+        )
+        return bytes(_guard(lambda: image.apply(carrier, buf, istep, limits), carrier))
+    if carrier.media != "text":
+        raise UnsupportedFormat(f"explicit labels and watermarks for {carrier.media} are not implemented yet (metadata only)")
+    from . import text
+
     step = text.TextStep(
         explicit_at=content.at if content.explicit else None,
         wording=content.wording or text.explicit.DEFAULT_TEXT,
@@ -305,7 +320,19 @@ def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: Verif
     report.metadata_site = carrier.metadata
     if carrier.text is not None and (options.explicit or options.watermark):
         _inspect_content(report, carrier, buf, limits, options, res.text)
+    elif carrier.media == "image" and options.watermark:
+        _inspect_image(report, buf, limits, options)
     return report
+
+
+def _expected_payload(report: Report, key: Key) -> bytes | None:
+    """The payload a watermark should carry if it belongs to the file's one metadata label."""
+    if len(report.labels) == 1:
+        aigc = report.labels[0].aigc
+        cp, pid = aigc.get("ContentProducer"), aigc.get("ProduceID")
+        if isinstance(cp, str) and isinstance(pid, str) and cp and pid:
+            return payload_for(cp, pid, key)
+    return None
 
 
 def _inspect_content(
@@ -313,12 +340,7 @@ def _inspect_content(
 ) -> None:
     from . import text
 
-    expected = None
-    if len(report.labels) == 1:
-        aigc = report.labels[0].aigc
-        cp, pid = aigc.get("ContentProducer"), aigc.get("ProduceID")
-        if isinstance(cp, str) and isinstance(pid, str) and cp and pid:
-            expected = payload_for(cp, pid, options.key)
+    expected = _expected_payload(report, options.key)
     try:
         found, wm = _guard(
             lambda: text.inspect(
@@ -331,6 +353,26 @@ def _inspect_content(
         return
     if options.explicit:
         report.explicit = found
+    _watermark_findings(report, wm)
+
+
+def _inspect_image(report: Report, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+    try:
+        from . import image
+    except ImportError:
+        msg = "watermark detection needs the image extra: pip install 'aimark[image]'"
+        report.findings.append(info("watermark_skipped", msg))
+        return
+    expected = _expected_payload(report, options.key)
+    try:
+        wm = image.inspect(buf, limits, key=options.key, expected=expected)
+    except AimarkError as exc:
+        report.findings.append(warning("content_unreadable", f"the pixels could not be decoded: {exc.message}"))
+        return
+    _watermark_findings(report, wm)
+
+
+def _watermark_findings(report: Report, wm: WatermarkReport | None) -> None:
     report.watermark = wm
     if wm is not None and wm.found:
         if wm.matches_label is False:

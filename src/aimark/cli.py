@@ -52,13 +52,17 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)"
     )
     lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    lab.add_argument("--explicit", action="store_true", help="also add a visible label to the content (text documents)")
+    lab.add_argument("--explicit", action="store_true", help="also add a visible label to the content (text documents, images)")
     lab.add_argument("--at", default="start", help="where the explicit label goes: start, end, middle, or a list: start,end")
     lab.add_argument(
         "--text", dest="wording", help="explicit label text (default 本内容由人工智能生成); needs an AI and a 生成/合成 element"
     )
-    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text documents)")
+    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text documents, images)")
     lab.add_argument("--key", help="watermark key (default: the public aimark key)")
+    lab.add_argument(
+        "--position", default="bottom-right", help="images: where the visible label goes (top-left, top, ..., bottom-right)"
+    )
+    lab.add_argument("--font", help="images: a TrueType/OpenType font file for label texts the bundled font cannot draw")
 
     ver = sub.add_parser("verify", help="read and judge the AIGC labels of files")
     ver.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or glob patterns")
@@ -89,7 +93,15 @@ def _cmd_label(args: argparse.Namespace) -> int:
         propagate_id=args.propagate_id,
         reserved_code2=args.reserved_code2,
     )
-    content = ContentOptions(explicit=args.explicit, at=args.at, wording=args.wording, watermark=args.watermark, key=args.key)
+    content = ContentOptions(
+        explicit=args.explicit,
+        at=args.at,
+        wording=args.wording,
+        watermark=args.watermark,
+        key=args.key,
+        position=args.position,
+        font=args.font,
+    )
     result = label_file(
         args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names, content=content
     )
@@ -98,7 +110,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     else:
         parts = [label.to_inner_json()] if result.metadata else ["(no metadata site)"]
         if result.explicit:
-            parts.append(f"+ explicit label at {args.at}")
+            where = args.position if result.format in ("jpeg", "png", "webp", "tiff", "gif") else args.at
+            parts.append(f"+ explicit label at {where}")
         if result.watermark:
             parts.append(f"+ watermark {result.watermark}")
         print(f"{result.path}: labeled [{result.format}] " + " ".join(parts))

@@ -43,6 +43,7 @@ class Limits:
     max_zip_ratio: int = 200  # decompressed/compressed ratio beyond which a part is a bomb
     max_pdf_tail: int = 1 << 20  # bytes from the end of a PDF searched for startxref/trailer
     max_pdf_sections: int = 256  # incremental-update sections followed through /Prev
+    max_pixels: int = 120_000_000  # decoded image size (width x height) for explicit labels and watermarks
 
 
 DEFAULT_LIMITS = Limits()

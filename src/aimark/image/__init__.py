@@ -1,1 +1,172 @@
-"""image: per-media verbs (explicit label, watermark) land here in later issues."""
+"""Images: the visible label (:mod:`.explicit`), the blind watermark (:mod:`.watermark`), and the
+two journey steps for image files (:func:`apply` when labeling, :func:`inspect` when verifying).
+
+Changing pixels means re-encoding. :func:`apply` keeps the input's format and carries over what
+the file held besides pixels:
+
+==========  ============================================================================
+format      how it is written back
+==========  ============================================================================
+JPEG        the input's own quantization tables and chroma subsampling (so its quality),
+            progressive flag, EXIF, ICC profile and XMP packet
+PNG         mode and bit depth, EXIF, ICC, XMP, text chunks, transparency, gamma, dpi
+WebP        lossless if the input was lossless, else quality 90; EXIF, ICC, XMP
+TIFF        the input's compression, resolution, EXIF and ICC
+GIF         one frame only: the label is drawn and the picture re-quantised (no watermark:
+            a 256-colour palette cannot hold it)
+==========  ============================================================================
+
+Animated images and multi-page TIFFs are refused (metadata labels only). The metadata label is
+written afterwards, byte-level, by the container writers, as for any other file.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+from dataclasses import dataclass
+from typing import Any
+
+from ..containers import Buffer, Carrier, Limits
+from ..errors import CorruptFile, InputError, LimitExceeded, UnsupportedFormat
+from ..report import WatermarkReport
+from ..watermark import Key
+from . import explicit, watermark
+
+_DEFAULT_TEXT, _DEFAULT_HEIGHT = explicit.DEFAULT_TEXT, explicit.DEFAULT_HEIGHT
+FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "gif": "GIF"}
+
+
+@dataclass(frozen=True)
+class ImageStep:
+    """What to do to the pixels of an image when labeling it."""
+
+    explicit: bool = False
+    text: str = _DEFAULT_TEXT
+    position: str = "bottom-right"
+    height: float = _DEFAULT_HEIGHT
+    font: str | None = None
+    style: str = "plate"
+    payload: bytes | None = None  # None: no watermark
+    key: Key = None
+
+
+def open_image(buf: Buffer, limits: Limits) -> Any:
+    """Decode the (first) image of ``buf`` with Pillow, bounded by ``limits.max_pixels``."""
+    try:
+        from PIL import Image
+    except ImportError:  # pragma: no cover
+        raise UnsupportedFormat("image labels and watermarks need the image extra: pip install 'aimark[image]'") from None
+    try:
+        im = Image.open(io.BytesIO(bytes(buf)))
+    except Exception as exc:
+        raise CorruptFile(f"the image cannot be decoded: {exc}") from None
+    w, h = im.size
+    if w * h > limits.max_pixels:
+        raise LimitExceeded(f"{w}x{h} pixels exceeds the limit of {limits.max_pixels:,}")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            im.load()
+    except Exception as exc:
+        raise CorruptFile(f"the image cannot be decoded: {exc}") from None
+    return im
+
+
+def apply(carrier: Carrier, buf: Buffer, step: ImageStep, limits: Limits) -> bytes:
+    """The image with the visible label and/or watermark, re-encoded in its own format."""
+    if carrier.name not in FORMATS:
+        raise UnsupportedFormat(f"explicit labels and watermarks are not implemented for {carrier.name}")
+    im = open_image(buf, limits)
+    if getattr(im, "n_frames", 1) > 1:
+        raise UnsupportedFormat("animated or multi-page images get the metadata label only (no --explicit/--watermark)")
+    out = im
+    if step.payload is not None:
+        if im.mode in ("P", "PA", "1"):
+            raise UnsupportedFormat(f"a {im.mode!r} (palette/bilevel) image cannot hold the watermark; convert it to RGB or L")
+        if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16L", "I;16B"):
+            raise UnsupportedFormat(f"watermarking a {im.mode!r} image is not supported")
+        out = watermark.embed(out, step.payload, step.key)
+    if step.explicit:
+        # drawn after the watermark: the label's pixels stay exactly as drawn
+        out = explicit.add_label(out, step.text, position=step.position, height=step.height, font=step.font, style=step.style)
+    return encode_like(im, out, FORMATS[carrier.name], lossless=carrier.name == "webp" and _webp_lossless(buf))
+
+
+def _webp_lossless(buf: Buffer) -> bool:
+    """Whether a WebP file's image chunk is VP8L (lossless), walking the RIFF chunks."""
+    data = memoryview(buf)
+    pos = 12
+    for _ in range(64):
+        if pos + 8 > len(data):
+            break
+        fourcc = bytes(data[pos : pos + 4])
+        if fourcc in (b"VP8L", b"VP8 "):
+            return fourcc == b"VP8L"
+        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
+        pos += 8 + size + (size & 1)
+    return False
+
+
+def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes:
+    """Encode ``im`` in ``fmt`` with the encoding parameters and metadata of ``src``."""
+    from PIL import Image, JpegImagePlugin, PngImagePlugin
+
+    info = src.info
+    kw: dict[str, Any] = {}
+    for k in ("icc_profile", "exif", "dpi"):
+        if info.get(k):
+            kw[k] = info[k]
+    if fmt == "JPEG":
+        kw["qtables"] = src.quantization
+        kw["subsampling"] = JpegImagePlugin.get_sampling(src) if src.mode == "RGB" else 0
+        kw["progressive"] = bool(info.get("progressive") or info.get("progression"))
+        if info.get("xmp"):
+            kw["xmp"] = info["xmp"]
+        if im.mode not in ("RGB", "L", "CMYK"):
+            im = im.convert("RGB")
+    elif fmt == "PNG":
+        pnginfo = PngImagePlugin.PngInfo()
+        for k, v in getattr(src, "text", {}).items():
+            if isinstance(v, str) and k != "XML:com.adobe.xmp":
+                pnginfo.add_itxt(k, v) if not v.isascii() else pnginfo.add_text(k, v)
+        if info.get("xmp"):
+            x = info["xmp"]
+            pnginfo.add_itxt("XML:com.adobe.xmp", x.decode("utf-8", "replace") if isinstance(x, bytes) else x)
+        kw["pnginfo"] = pnginfo
+        for k in ("transparency", "gamma"):
+            if k in info:
+                kw[k] = info[k]
+        if src.mode == "P" and im.mode == "P" and "transparency" in kw and not isinstance(kw["transparency"], int):
+            kw.pop("transparency")
+    elif fmt == "WEBP":
+        kw["lossless"] = lossless
+        kw["quality"] = 100 if lossless else 90
+        if info.get("xmp"):
+            kw["xmp"] = info["xmp"]
+    elif fmt == "TIFF":
+        comp = info.get("compression")
+        if comp and comp != "raw":
+            kw["compression"] = comp
+        kw.pop("dpi", None)
+        if "resolution" in info:
+            kw["resolution"] = info["resolution"]
+    elif fmt == "GIF" and im.mode not in ("P", "L"):
+        im = im.convert("RGB").quantize(256, dither=Image.Dither.NONE)
+    out = io.BytesIO()
+    try:
+        im.save(out, fmt, **kw)
+    except (OSError, ValueError) as exc:
+        raise InputError(f"cannot encode the labeled image as {fmt}: {exc}") from None
+    return out.getvalue()
+
+
+def inspect(buf: Buffer, limits: Limits, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
+    """Detect the watermark in an image file (first frame)."""
+    im = open_image(buf, limits)
+    if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16L", "I;16B"):
+        im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
+    return watermark.detect(im, key, expected=expected)
+
+
+__all__ = ["FORMATS", "ImageStep", "apply", "encode_like", "explicit", "inspect", "open_image", "watermark"]

@@ -39,9 +39,10 @@ FONT_FILE = "AimarkLabelSC-Bold.otf"
 _MAX_FONT_PX = 4000
 
 # EXIF orientation -> Pillow transpose that turns the stored pixels into the displayed ones
-_DISPLAY = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+_DISPLAY = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE"}
+_DISPLAY |= {6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
 # ... and the transpose that turns displayed pixels back into stored ones
-_STORED = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE", 6: "ROTATE_90", 7: "TRANSVERSE", 8: "ROTATE_270"}
+_STORED = _DISPLAY | {6: "ROTATE_90", 8: "ROTATE_270"}
 
 
 @dataclass(frozen=True)
@@ -189,7 +190,8 @@ def add_label(
         raise InputError("add_label takes a PIL.Image.Image")
     missing = missing_elements(text)
     if missing:
-        warnings.warn(f"label text {text!r} lacks the {' and the '.join(missing)} (SPEC section 1)", LabelWordingWarning, stacklevel=2)
+        msg = f"label text {text!r} lacks the {' and the '.join(missing)} (SPEC section 1)"
+        warnings.warn(msg, LabelWordingWarning, stacklevel=2)
     if font is None:
         lacking = _missing_glyphs(text, None)
         if lacking:
@@ -252,7 +254,9 @@ def _composite(image: Any, grey: np.ndarray, alpha: np.ndarray) -> Any:
     elif mode in ("I;16", "I;16L", "I;16B"):
         base, top, back = np.asarray(image).astype(np.float32), 65535.0, lambda a: Image.fromarray(a.astype(np.uint16))
     elif mode in ("P", "PA", "1", "CMYK", "LAB", "HSV", "YCbCr", "I", "F"):
-        conv = "RGBA" if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA") else "RGB" if mode != "1" else "L"
+        conv = (
+            "RGBA" if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA") else "RGB" if mode != "1" else "L"
+        )
         out = _composite(image.convert(conv), grey, alpha)
         if mode in ("P", "PA"):
             return out.convert("RGB").quantize(256, dither=Image.Dither.NONE) if conv == "RGB" else out.quantize(256)
