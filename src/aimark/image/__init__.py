@@ -11,7 +11,9 @@ JPEG        the input's own quantization tables and chroma subsampling (so its q
             progressive flag, EXIF, ICC profile and XMP packet
 PNG         mode and bit depth, EXIF, ICC, XMP, text chunks, transparency, gamma, dpi
 WebP        lossless if the input was lossless, else quality 90; EXIF, ICC, XMP
-TIFF        the input's compression, resolution, EXIF and ICC
+TIFF        the input's compression and ICC, and its descriptive tags (description, make,
+            model, orientation, resolution, software, date, artist, copyright, XMP);
+            not an Exif sub-IFD
 GIF         one frame only: the label is drawn and the picture re-quantised (no watermark:
             a 256-colour palette cannot hold it)
 ==========  ============================================================================
@@ -34,6 +36,9 @@ from ..watermark import Key
 from . import explicit, watermark
 
 _DEFAULT_TEXT, _DEFAULT_HEIGHT = explicit.DEFAULT_TEXT, explicit.DEFAULT_HEIGHT
+# TIFF tags carried over when a TIFF is re-encoded: description, make, model, orientation,
+# resolution, software, date, artist, host, copyright, XMP (the label goes into it afterwards)
+_TIFF_KEEP = (269, 270, 271, 272, 274, 282, 283, 296, 305, 306, 315, 316, 33432, 700)
 FORMATS = {"jpeg": "JPEG", "png": "PNG", "webp": "WEBP", "tiff": "TIFF", "gif": "GIF"}
 
 
@@ -149,8 +154,9 @@ def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes
         if comp and comp != "raw":
             kw["compression"] = comp
         kw.pop("dpi", None)
-        if "resolution" in info:
-            kw["resolution"] = info["resolution"]
+        kw.pop("exif", None)
+        tags = getattr(src, "tag_v2", {})
+        kw["tiffinfo"] = {t: tags[t] for t in _TIFF_KEEP if t in tags}
     elif fmt == "GIF" and im.mode not in ("P", "L"):
         im = im.convert("RGB").quantize(256, dither=Image.Dither.NONE)
     out = io.BytesIO()

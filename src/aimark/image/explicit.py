@@ -99,8 +99,8 @@ def _ink(text: str, font: Any, stroke: int) -> tuple[np.ndarray, tuple[int, int,
     mask = Image.new("L", (w, h), 0)
     ImageDraw.Draw(mask).text((-left + 1, -top + 1), text, font=font, fill=255)
     a = np.asarray(mask)
-    rows = np.flatnonzero(a.max(axis=1) >= 128)
-    cols = np.flatnonzero(a.max(axis=0) >= 128)
+    rows = np.flatnonzero(a.max(axis=1) >= 192)  # ink: pixels at least 75% covered by a glyph
+    cols = np.flatnonzero(a.max(axis=0) >= 192)
     if rows.size == 0:
         raise InputError(f"the font draws nothing for {text!r}")
     return a, (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
@@ -250,9 +250,9 @@ def _composite(image: Any, grey: np.ndarray, alpha: np.ndarray) -> Any:
 
     mode = image.mode
     if mode in ("RGB", "RGBA", "L", "LA"):
-        base, top, back = np.asarray(image).astype(np.float32), 255.0, lambda a: Image.fromarray(a.astype(np.uint8), mode)
+        base, top, dtype = np.asarray(image), 255.0, np.uint8
     elif mode in ("I;16", "I;16L", "I;16B"):
-        base, top, back = np.asarray(image).astype(np.float32), 65535.0, lambda a: Image.fromarray(a.astype(np.uint16))
+        base, top, dtype = np.asarray(image), 65535.0, np.uint16
     elif mode in ("P", "PA", "1", "CMYK", "LAB", "HSV", "YCbCr", "I", "F"):
         conv = (
             "RGBA" if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA") else "RGB" if mode != "1" else "L"
@@ -263,17 +263,26 @@ def _composite(image: Any, grey: np.ndarray, alpha: np.ndarray) -> Any:
         return out.convert(mode)
     else:
         raise InputError(f"cannot draw a label on a {mode!r} image")
-    a = alpha if base.ndim == 2 else alpha[..., None]
-    g = grey * top if base.ndim == 2 else (grey * top)[..., None]
-    out = base.copy()
-    if base.ndim == 2:
-        out = base * (1 - a) + g * a
+
+    def back(region: np.ndarray, img: Any, sl: tuple[slice, slice]) -> Any:
+        arr = np.array(img)  # a writable copy of the pixels; only the label's box changes
+        arr[sl] = region.astype(dtype)
+        return Image.fromarray(arr) if mode not in ("RGB", "RGBA", "L", "LA") else Image.fromarray(arr, mode)
+
+    ys, xs = np.nonzero(alpha)
+    if ys.size == 0:
+        return image.copy()
+    sl = (slice(int(ys.min()), int(ys.max()) + 1), slice(int(xs.min()), int(xs.max()) + 1))
+    region = base[sl].astype(np.float32)  # only the label's box is blended
+    al, gr = alpha[sl], grey[sl] * np.float32(top)
+    if region.ndim == 2:
+        region = region * (1 - al) + gr * al
     else:
-        n = 3 if base.shape[2] >= 3 else 1
-        out[..., :n] = base[..., :n] * (1 - a) + g * a
-        if base.shape[2] in (2, 4):  # the label is opaque where it is drawn
-            out[..., -1] = np.maximum(base[..., -1], alpha * top)
-    return back(np.clip(np.rint(out), 0, top))
+        n = 3 if region.shape[2] >= 3 else 1
+        region[..., :n] = region[..., :n] * (1 - al[..., None]) + gr[..., None] * al[..., None]
+        if region.shape[2] in (2, 4):  # the label is opaque where it is drawn
+            region[..., -1] = np.maximum(region[..., -1], al * top)
+    return back(np.clip(np.rint(region), 0, top), image, sl)
 
 
 __all__ = ["DEFAULT_HEIGHT", "DEFAULT_TEXT", "POSITIONS", "STYLES", "LabelPlan", "add_label", "default_font_path", "plan"]
