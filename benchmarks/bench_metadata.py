@@ -32,6 +32,7 @@ from PIL import Image, ImageCms
 from skimage import data as skdata
 
 import aimark
+from _results import write_section
 
 PRODUCER = "001191110102MACQD9K64010000"
 
@@ -191,7 +192,7 @@ def main() -> int:
     text = head + "\n" + "\n".join(table) + "\n"
     print(text)
     if args.write:
-        args.write.write_text("# Metadata benchmark\n\n" + text)
+        write_section(args.write, "metadata", "Metadata benchmark", text)
         print(f"written to {args.write}")
     return 0
 
