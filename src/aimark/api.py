@@ -357,15 +357,15 @@ def _inspect_content(
 
 
 def _inspect_image(report: Report, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+    expected = _expected_payload(report, options.key)
     try:
         from . import image
+
+        wm = image.inspect(buf, limits, key=options.key, expected=expected)
     except ImportError:
         msg = "watermark detection needs the image extra: pip install 'aimark[image]'"
         report.findings.append(info("watermark_skipped", msg))
         return
-    expected = _expected_payload(report, options.key)
-    try:
-        wm = image.inspect(buf, limits, key=options.key, expected=expected)
     except AimarkError as exc:
         report.findings.append(warning("content_unreadable", f"the pixels could not be decoded: {exc.message}"))
         return
