@@ -268,15 +268,17 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     spec = np.fft.rfft2(win, s=(2 * wh, 2 * ww))  # zero-padded: linear, not circular, correlation
     ac = np.fft.irfft2(np.abs(spec) ** 2, s=(2 * wh, 2 * ww))
     ac = np.fft.fftshift(ac)
-    cy, cx = wh, ww
+    rmin, rmax = 0.40 * TILE, 1.8 * TILE
+    # only lags up to twice the search radius are ever looked at (peaks and their sums)
+    ry, rx = min(wh - 1, int(2.2 * rmax)), min(ww - 1, int(2.2 * rmax))
+    ac = ac[wh - ry : wh + ry + 1, ww - rx : ww + rx + 1]
+    cy, cx = ry, rx
     # normalise by the overlap so that lags far from zero are not favoured or penalised
-    oy = wh - np.abs(np.arange(2 * wh) - cy)
-    ox = ww - np.abs(np.arange(2 * ww) - cx)
+    oy = wh - np.abs(np.arange(2 * ry + 1) - cy)
+    ox = ww - np.abs(np.arange(2 * rx + 1) - cx)
     overlap = np.maximum(np.outer(oy, ox), 1.0)
     ac = ac / overlap
-    rmin, rmax = 0.40 * TILE, 1.8 * TILE
-    yy, xx = np.mgrid[0 : 2 * wh, 0 : 2 * ww]
-    dy, dx = yy - cy, xx - cx
+    dy, dx = np.mgrid[-ry : ry + 1, -rx : rx + 1]
     rad = np.hypot(dy, dx)
     enough = np.outer(oy, ox) >= 0.25 * wh * ww
     region = (rad >= rmin) & (rad <= rmax) & enough & ((dy > 0) | ((dy == 0) & (dx > 0)))
@@ -288,7 +290,7 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     peaks = np.argsort(vals, axis=None)[::-1][:60]
     pts = []
     for idx in peaks:
-        py, px = divmod(int(idx), 2 * ww)
+        py, px = divmod(int(idx), ac.shape[1])
         if (vals[py, px] - mu) / sd < 4.0:
             break
         v = np.array([py - cy, px - cx], np.float64)
@@ -298,7 +300,7 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
 
     def z_at(v: np.ndarray) -> float:
         py, px = round(v[0]) + cy, round(v[1]) + cx
-        if not (1 <= py < 2 * wh - 1 and 1 <= px < 2 * ww - 1):
+        if not (1 <= py < ac.shape[0] - 1 and 1 <= px < ac.shape[1] - 1):
             return 0.0
         return float(zmap[py - 1 : py + 2, px - 1 : px + 2].max())
 
