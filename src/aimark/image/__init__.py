@@ -29,7 +29,7 @@ import warnings
 from dataclasses import dataclass
 from typing import Any
 
-from ..containers import Buffer, Carrier, Limits
+from ..containers import Buffer, Carrier, Limits, riff
 from ..errors import CorruptFile, InputError, LimitExceeded, UnsupportedFormat
 from ..report import WatermarkReport
 from ..watermark import Key
@@ -95,22 +95,12 @@ def apply(carrier: Carrier, buf: Buffer, step: ImageStep, limits: Limits) -> byt
     if step.explicit:
         # drawn after the watermark: the label's pixels stay exactly as drawn
         out = explicit.add_label(out, step.text, position=step.position, height=step.height, font=step.font, style=step.style)
-    return encode_like(im, out, FORMATS[carrier.name], lossless=carrier.name == "webp" and _webp_lossless(buf))
+    return encode_like(im, out, FORMATS[carrier.name], lossless=carrier.name == "webp" and _webp_lossless(buf, limits))
 
 
-def _webp_lossless(buf: Buffer) -> bool:
-    """Whether a WebP file's image chunk is VP8L (lossless), walking the RIFF chunks."""
-    data = memoryview(buf)
-    pos = 12
-    for _ in range(64):
-        if pos + 8 > len(data):
-            break
-        fourcc = bytes(data[pos : pos + 4])
-        if fourcc in (b"VP8L", b"VP8 "):
-            return fourcc == b"VP8L"
-        size = int.from_bytes(data[pos + 4 : pos + 8], "little")
-        pos += 8 + size + (size & 1)
-    return False
+def _webp_lossless(buf: Buffer, limits: Limits) -> bool:
+    """Whether a WebP file's image chunk is VP8L (lossless)."""
+    return any(c.fourcc == b"VP8L" for c in riff.walk(buf, limits).chunks)
 
 
 def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes:
@@ -133,8 +123,12 @@ def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes
     elif fmt == "PNG":
         pnginfo = PngImagePlugin.PngInfo()
         for k, v in getattr(src, "text", {}).items():
-            if isinstance(v, str) and k != "XML:com.adobe.xmp":
-                pnginfo.add_itxt(k, v) if not v.isascii() else pnginfo.add_text(k, v)
+            if not isinstance(v, str) or k == "XML:com.adobe.xmp":
+                continue
+            if v.isascii():
+                pnginfo.add_text(k, v)
+            else:
+                pnginfo.add_itxt(k, v)
         if info.get("xmp"):
             x = info["xmp"]
             pnginfo.add_itxt("XML:com.adobe.xmp", x.decode("utf-8", "replace") if isinstance(x, bytes) else x)

@@ -23,6 +23,7 @@ from __future__ import annotations
 import math
 import warnings
 from dataclasses import dataclass
+from functools import lru_cache
 from importlib import resources
 from typing import Any
 
@@ -54,6 +55,9 @@ class LabelPlan:
     glyph_height: int  # measured height of the drawn ink
     box: tuple[int, int, int, int]  # plate (or text) box: left, top, right, bottom
     display_size: tuple[int, int]  # width, height as displayed
+    style: str = "plate"
+    stroke: int = 0  # outline width (style "outline")
+    origin: tuple[int, int] = (0, 0)  # where Pillow draws the text so that its ink fills the box
 
     @property
     def glyph_fraction(self) -> float:
@@ -82,11 +86,16 @@ def _font(path: str | None, size: int) -> Any:
         raise InputError(f"cannot load font {path or FONT_FILE!r}: {e}") from None
 
 
-def _missing_glyphs(text: str, path: str | None) -> list[str]:
-    from fontTools.ttLib import TTFont  # optional: only to check coverage of the bundled subset
+@lru_cache(maxsize=8)
+def _coverage(path: str) -> frozenset[int]:
+    from fontTools.ttLib import TTFont
 
-    with TTFont(path or default_font_path(), lazy=True, fontNumber=0) as f:
-        cmap = f.getBestCmap() or {}
+    with TTFont(path, lazy=True, fontNumber=0) as f:
+        return frozenset(f.getBestCmap() or {})
+
+
+def _missing_glyphs(text: str, path: str | None) -> list[str]:
+    cmap = _coverage(path or default_font_path())
     return [ch for ch in dict.fromkeys(text) if not ch.isspace() and ord(ch) not in cmap]
 
 
@@ -158,7 +167,9 @@ def plan(
         horiz = "center"
     x = {"left": margin, "right": w - margin - box_w}.get(horiz, (w - box_w) // 2)
     y = {"top": margin, "bottom": h - margin - box_h}.get(vert, (h - box_h) // 2)
-    return LabelPlan(text, fs, text_h, (x, y, x + box_w, y + box_h), (w, h))
+    left, top = f.getbbox(text)[:2]
+    origin = (x + pad - ink[0] - left + 1, y + pad - ink[1] - top + 1)
+    return LabelPlan(text, fs, text_h, (x, y, x + box_w, y + box_h), (w, h), style, stroke, origin)
 
 
 def _orientation(image: Any) -> int:
@@ -200,36 +211,29 @@ def add_label(
     w, h = image.size
     disp = (h, w) if orient in (5, 6, 7, 8) else (w, h)
     p = plan(disp, text, position=position, height=height, font=font, style=style)
-    overlay, alpha = _render(p, image, orient, font, style)
+    overlay, alpha = _render(p, image, orient, font)
     return _composite(image, overlay, alpha)
 
 
-def _render(p: LabelPlan, image: Any, orient: int, font: str | None, style: str) -> tuple[np.ndarray, np.ndarray]:
+def _render(p: LabelPlan, image: Any, orient: int, font: str | None) -> tuple[np.ndarray, np.ndarray]:
     """The label as (H, W) luma-like grey levels 0..1 and alpha 0..1 in stored orientation."""
     from PIL import Image, ImageDraw
 
-    w, h = p.display_size
     f = _font(font, p.font_size)
     x0, y0, x1, y1 = p.box
-    grey = Image.new("L", (w, h), 0)
-    alpha = Image.new("L", (w, h), 0)
-    left, top, _, _ = f.getbbox(p.text)
-    _, ink = _ink(p.text, f, 0)
-    pad = (x1 - x0 - (ink[2] - ink[0])) // 2
-    tx = x0 + pad - ink[0] - left + 1
-    ty = y0 + pad - ink[1] - top + 1
-    if style == "plate":
+    grey = Image.new("L", p.display_size, 0)
+    alpha = Image.new("L", p.display_size, 0)
+    if p.style == "plate":
         r = max(1, (y1 - y0) // 5)
         ImageDraw.Draw(alpha).rounded_rectangle((x0, y0, x1 - 1, y1 - 1), r, fill=153)
-        ImageDraw.Draw(grey).text((tx, ty), p.text, font=f, fill=255)
-        ImageDraw.Draw(alpha).text((tx, ty), p.text, font=f, fill=255)
+        ImageDraw.Draw(grey).text(p.origin, p.text, font=f, fill=255)
+        ImageDraw.Draw(alpha).text(p.origin, p.text, font=f, fill=255)
     else:
-        stroke = max(1, p.font_size // 14)
         under = _display_luma(image, orient)[y0:y1, x0:x1]
         light_bg = float(under.mean()) >= 128 if under.size else False
         fill, edge = (0, 255) if light_bg else (255, 0)
-        ImageDraw.Draw(grey).text((tx, ty), p.text, font=f, fill=fill, stroke_width=stroke, stroke_fill=edge)
-        ImageDraw.Draw(alpha).text((tx, ty), p.text, font=f, fill=255, stroke_width=stroke, stroke_fill=255)
+        ImageDraw.Draw(grey).text(p.origin, p.text, font=f, fill=fill, stroke_width=p.stroke, stroke_fill=edge)
+        ImageDraw.Draw(alpha).text(p.origin, p.text, font=f, fill=255, stroke_width=p.stroke, stroke_fill=255)
     if orient != 1:
         t = getattr(Image.Transpose, _STORED[orient])
         grey, alpha = grey.transpose(t), alpha.transpose(t)

@@ -1,7 +1,7 @@
 """A blind, keyed image watermark that survives compression, cropping, scaling and small rotations.
 
 **Pattern.** A keyed tile of 32 x 32 *chips* (each 2 x 2 pixels, so the tile is 64 x 64) is
-repeated over the whole image. A keyed ~30% of the chips are *sync* chips with fixed keyed signs;
+repeated over the whole image. A keyed 20% of the chips are *sync* chips with fixed keyed signs;
 the others carry the 330 coded bits of the frame (64-bit payload + 40-bit keyed tag, rate-1/3
 convolutional code, :mod:`aimark.watermark.ecc`), each coded bit on two or three chips with keyed
 signs. The tile is added to luma (the same amount to R, G and B, so colours keep their hue),
@@ -23,11 +23,12 @@ mark makes peaks at the lattice vectors), undoes that scale and rotation, and fo
 
 **False positives.** Every decode attempt on unmarked content passes the 40-bit tag with
 probability 2**-40; at most :data:`MAX_ATTEMPTS` attempts are made per image, so the bound
-reported as ``p_value`` (attempts x 2**-40) is below 1e-10 per image.
+reported as ``p_value`` (MAX_ATTEMPTS x 2**-40 = 2.2e-11) bounds the chance per image.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -50,8 +51,6 @@ LATTICE_CANDIDATES = 5
 SYNC_Z_FIRST = 4.0  # decode the best sync position only when it stands out this much
 SYNC_Z_MORE = 5.0
 MIN_SIDE = 48
-WHITEN_BINS = 9
-BUMP = (0.0, 1.0, 1.0, 0.0)
 
 
 @dataclass(frozen=True)
@@ -61,18 +60,8 @@ class _Layout:
     data_pos: np.ndarray  # (n_data, 2)
     data_sign: np.ndarray  # (n_data,)
     data_bit: np.ndarray  # (n_data,) index of the coded bit each data chip carries
-    bump: np.ndarray  # (TILE, TILE) the shape of one chip at the origin (periodic)
-    sync_tile: np.ndarray  # (TILE, TILE) sync chips only
-
-
-def _bump() -> np.ndarray:
-    """One chip: a smooth 2x2 bump, periodic on the tile (energy below half the Nyquist rate)."""
-    k = np.zeros((TILE, TILE), np.float64)
-    w = np.array(BUMP)  # separable, centred on the chip's 2x2 pixels
-    for dy, a in zip(range(-1, 3), w, strict=True):
-        for dx, b in zip(range(-1, 3), w, strict=True):
-            k[dy % TILE, dx % TILE] = a * b
-    return k / np.sqrt((k**2).sum())
+    bump_f: np.ndarray  # FFT of one chip at the origin (a 2x2 box, periodic on the tile)
+    sync_f: np.ndarray  # FFT of the sync signs on their chip positions
 
 
 @lru_cache(maxsize=16)
@@ -86,15 +75,16 @@ def _layout(key: bytes) -> _Layout:
     sync_sign = rng.choice([-1.0, 1.0], n_sync)
     data_sign = rng.choice([-1.0, 1.0], n - n_sync)
     data_bit = rng.permutation(np.arange(n - n_sync) % ecc.CODED_BITS)
-    bump = _bump()
-    sync_tile = _place(pos[sync_idx], sync_sign, bump)
-    return _Layout(pos[sync_idx], sync_sign, pos[data_idx], data_sign, data_bit, bump, sync_tile)
+    bump = np.zeros((TILE, TILE))
+    bump[:CHIP, :CHIP] = 1.0 / CHIP
+    sync_f = np.fft.fft2(_grid(pos[sync_idx], sync_sign))
+    return _Layout(pos[sync_idx], sync_sign, pos[data_idx], data_sign, data_bit, np.fft.fft2(bump), sync_f)
 
 
-def _place(pos: np.ndarray, values: np.ndarray, bump: np.ndarray) -> np.ndarray:
-    grid = np.zeros((TILE, TILE), np.float64)
+def _grid(pos: np.ndarray, values: np.ndarray) -> np.ndarray:
+    grid = np.zeros((TILE, TILE))
     grid[pos[:, 0], pos[:, 1]] = values
-    return np.real(np.fft.ifft2(np.fft.fft2(grid) * np.fft.fft2(bump)))
+    return grid
 
 
 def tile_for(payload: bytes | int | str, key: Key = None) -> np.ndarray:
@@ -102,8 +92,8 @@ def tile_for(payload: bytes | int | str, key: Key = None) -> np.ndarray:
     k = normalize_key(key)
     lay = _layout(k)
     coded = ecc.encode(ecc.frame_bits(payload, k, DOMAIN)) * 2.0 - 1.0
-    data = _place(lay.data_pos, lay.data_sign * coded[lay.data_bit], lay.bump)
-    t = lay.sync_tile + data
+    chips = np.fft.fft2(_grid(lay.data_pos, lay.data_sign * coded[lay.data_bit])) + lay.sync_f
+    t = np.real(np.fft.ifft2(chips * lay.bump_f))  # every chip value spread over its 2x2 pixels
     return (t / np.sqrt((t**2).mean())).astype(np.float32)
 
 
@@ -179,10 +169,10 @@ def embed(image: Any, payload: bytes | int | str, key: Key = None, *, strength: 
         delta *= np.float32(257.0)
     channels = arr.shape[2] if arr.ndim == 3 else 1
     color = min(channels, 3) if channels != 2 else 1
-    out = arr.copy()
     if arr.ndim == 2:
         out = np.clip(np.rint(arr + delta), 0, top).astype(arr.dtype)
     else:
+        out = arr.copy()
         for c in range(color):
             out[..., c] = np.clip(np.rint(arr[..., c] + delta), 0, top).astype(arr.dtype)
     return back(out)
@@ -229,13 +219,10 @@ class _Candidate:
 
 
 def _candidates(folded: np.ndarray, lay: _Layout, per_orientation: int = 1) -> list[_Candidate]:
-    bump_f = np.conj(np.fft.fft2(lay.bump))
-    sync_grid = np.zeros((TILE, TILE))
-    sync_grid[lay.sync_pos[:, 0], lay.sync_pos[:, 1]] = lay.sync_sign
-    sync_f = np.conj(np.fft.fft2(sync_grid))
+    bump_f, sync_f = np.conj(lay.bump_f), np.conj(lay.sync_f)
     out = []
     for name, f in _orientations(folded):
-        g = np.real(np.fft.ifft2(np.fft.fft2(f) * bump_f))  # g[p] = <f, bump shifted to p>
+        g = np.real(np.fft.ifft2(np.fft.fft2(f) * bump_f))  # g[p] = <f, chip shifted to p>
         c = np.real(np.fft.ifft2(np.fft.fft2(g) * sync_f))  # c[o] = sum_i s_i g[p_i + o]
         z = (c - c.mean()) / (c.std() + 1e-12)
         flat = np.argsort(z, axis=None)[::-1][:per_orientation]
@@ -372,15 +359,8 @@ def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> Wat
     r = _residual(_luma(arr))
     attempts = 0
     best = 0.0
-    transforms: list[tuple[str, np.ndarray | None]] = [("identity", None)]
-    tried_lattice = False
-    i = 0
-    while i < len(transforms):
-        name, m = transforms[i]
-        i += 1
-        folded = _fold(r if m is None else _unwarp(r, m))
-        cands = _candidates(folded, lay)
-        for rank, cand in enumerate(cands[:3]):
+    for m in _transforms(r):  # the lattice is only estimated when the plain fold finds nothing
+        for rank, cand in enumerate(_candidates(_fold(r if m is None else _unwarp(r, m)), lay)[:3]):
             if attempts >= MAX_ATTEMPTS or cand.score < (SYNC_Z_FIRST if rank == 0 else SYNC_Z_MORE):
                 break
             attempts += 1
@@ -391,20 +371,19 @@ def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> Wat
                     "attempts": attempts,
                     "sync_z": round(cand.score, 2),
                     "orientation": cand.orientation,
-                    "transform": name if m is None else _describe(m),
+                    "transform": "identity" if m is None else _describe(m),
                 }
+                p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
                 return WatermarkReport(
-                    METHOD,
-                    True,
-                    payload.hex(),
-                    union_bound(MAX_ATTEMPTS, ecc.TAG_BITS),
-                    None if expected is None else payload == expected,
-                    detail,
+                    METHOD, True, payload.hex(), p, None if expected is None else payload == expected, detail
                 )
-        if not tried_lattice:
-            tried_lattice = True
-            transforms.extend((f"lattice{j}", mm) for j, mm in enumerate(_lattice(r)))
     return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
+
+
+def _transforms(r: np.ndarray) -> Iterator[np.ndarray | None]:
+    """The plain fold (``None``), then the lattices estimated from the residual, lazily."""
+    yield None
+    yield from _lattice(r)
 
 
 def best_guess(image: Any, key: Key = None) -> bytes:
@@ -415,7 +394,7 @@ def best_guess(image: Any, key: Key = None) -> bytes:
     lay = _layout(k)
     r = _residual(_luma(arr))
     best: _Candidate | None = None
-    for m in [None, *_lattice(r)]:
+    for m in _transforms(r):
         c = _candidates(_fold(r if m is None else _unwarp(r, m)), lay)[0]
         if best is None or c.score > best.score:
             best = c

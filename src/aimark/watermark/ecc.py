@@ -37,7 +37,6 @@ def _parity(x: np.ndarray) -> np.ndarray:
 # register = (input bit << 6) | state, where state holds the previous 6 inputs (newest in bit 5)
 _REG = np.arange(1 << _K, dtype=np.int64)
 _OUT = np.stack([_parity(_REG & g) for g in _GENERATORS], axis=1)  # (128, 3) coded bits per register
-_NEXT = _REG >> 1  # next state of register
 
 
 def tag_of(payload: bytes, key: Key, domain: str) -> bytes:
