@@ -328,13 +328,9 @@ def report(args, ms, images, quality, hits, accs, clean_fp, crop_fp, speed) -> s
         got = 100 * np.mean(hits["aimark"][a]) if "aimark" in hits else float("nan")
         lines.append(f"| {a} | " + " | ".join(cells) + f" | >= {bar}% | {'met' if got >= bar else 'MISSED'} |")
     lines += ["", "| quality | " + " | ".join(m.name for m in ms) + " | bar |", "|---|" + "---:|" * len(ms) + "---|"]
-    lines.append(
-        "| PSNR dB (mean) | " + " | ".join(f"{np.mean([q[0] for q in quality[m.name]]):.2f}" for m in ms) + " | >= 40 |"
-    )
+    lines.append("| PSNR dB (mean) | " + " | ".join(f"{np.mean([q[0] for q in quality[m.name]]):.2f}" for m in ms) + " | >= 40 |")
     lines.append("| PSNR dB (min) | " + " | ".join(f"{np.min([q[0] for q in quality[m.name]]):.2f}" for m in ms) + " | |")
-    lines.append(
-        "| SSIM (mean) | " + " | ".join(f"{np.mean([q[1] for q in quality[m.name]]):.4f}" for m in ms) + " | >= 0.98 |"
-    )
+    lines.append("| SSIM (mean) | " + " | ".join(f"{np.mean([q[1] for q in quality[m.name]]):.4f}" for m in ms) + " | >= 0.98 |")
     lines.append("| SSIM (min) | " + " | ".join(f"{np.min([q[1] for q in quality[m.name]]):.4f}" for m in ms) + " | |")
     lines += [
         "",

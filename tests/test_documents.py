@@ -418,8 +418,7 @@ def test_huge_front_matter_and_bad_encodings(tmp_path: Path) -> None:
     aimark.label_file(gb, tmp_path / "gb-out.md", EXPECTED)
     out = (tmp_path / "gb-out.md").read_bytes()
     assert (
-        out.decode("gb18030").endswith("# 标题\n\n中文内容。\n")
-        and aimark.verify(tmp_path / "gb-out.md").verdict == "compliant"
+        out.decode("gb18030").endswith("# 标题\n\n中文内容。\n") and aimark.verify(tmp_path / "gb-out.md").verdict == "compliant"
     )
     u16 = tmp_path / "u16.md"
     u16.write_bytes(b"\xff\xfe" + "# Title\n\ntext\n".encode("utf-16-le"))

@@ -125,7 +125,9 @@ def test_parser_accepts_every_real_world_form(text: str, form: str, expected: li
 
 
 def test_parser_reports_every_deviation_without_raising() -> None:
-    text = '{"AIGC":{"Label":1,"ContentProducer":"doubao","ProduceID":"a b","ProduceID":"dup","contentPropagator":"x","Extra":"y"}}'  # noqa: E501
+    text = (
+        '{"AIGC":{"Label":1,"ContentProducer":"doubao","ProduceID":"a b","ProduceID":"dup","contentPropagator":"x","Extra":"y"}}'  # noqa: E501
+    )
     rec = parse_label_text(text, "s")
     found = set(codes(rec))
     assert {"label_not_string", "provider_not_code", "duplicate_key", "key_case", "unknown_key", "missing_key"} <= found

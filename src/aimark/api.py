@@ -378,9 +378,7 @@ def _watermark_findings(report: Report, wm: WatermarkReport | None) -> None:
         if wm.matches_label is False:
             report.findings.append(warning("watermark_mismatch", "the watermark payload does not match the metadata label"))
         elif wm.matches_label is None and not report.labels:
-            report.findings.append(
-                info("watermark_only", "a watermark was found but no metadata label (SPEC section 6 case 3)")
-            )
+            report.findings.append(info("watermark_only", "a watermark was found but no metadata label (SPEC section 6 case 3)"))
 
 
 def _judge(res: containers.ReadResult, path: str | None, name: str) -> Report:

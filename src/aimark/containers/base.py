@@ -43,6 +43,9 @@ class Limits:
     max_zip_ratio: int = 200  # decompressed/compressed ratio beyond which a part is a bomb
     max_pdf_tail: int = 1 << 20  # bytes from the end of a PDF searched for startxref/trailer
     max_pdf_sections: int = 256  # incremental-update sections followed through /Prev
+    max_id3_tag: int = 64 << 20  # an ID3v2 tag (cover art included)
+    max_comment_block: int = 64 << 20  # a FLAC/Ogg comment header or an MP4 moov box
+    max_audio_file: int = 2 << 30  # a FLAC/Ogg file rewritten in memory by mutagen
     max_pixels: int = 120_000_000  # decoded image size (width x height) for explicit labels and watermarks
 
 

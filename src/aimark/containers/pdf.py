@@ -535,9 +535,7 @@ def _write(buf: Buffer, label: AIGCLabel, limits: Limits) -> list[Piece]:
         )
         section = head + rows + b"\nendstream\nendobj\n"
     else:
-        section = (
-            f"xref\n{num} 1\n{obj_off:010d} {gen:05d} n \ntrailer\n<< /Size {size} ".encode() + b" ".join(common) + b" >>\n"
-        )
+        section = f"xref\n{num} 1\n{obj_off:010d} {gen:05d} n \ntrailer\n<< /Size {size} ".encode() + b" ".join(common) + b" >>\n"
     end = f"startxref\n{xref_off}\n%%EOF\n".encode()
     return [memoryview(buf), tail + obj + section + end]
 

@@ -1,4 +1,4 @@
-"""RIFF containers. WebP: the label in the ``XMP `` chunk; EXIF UserComment read.
+"""RIFF containers. WebP: the label in the ``XMP `` chunk; EXIF UserComment read. WAV: below.
 
 Writing a WebP: the XMP chunk is rewritten where it stands or added after the image data (and
 EXIF) as the container spec orders it; the VP8X XMP flag is set. A simple file (a lone
@@ -24,7 +24,9 @@ from .base import (
     Carrier,
     Limits,
     Piece,
+    RawLabel,
     ReadResult,
+    decode_text,
     register,
     splice,
     u32le,
@@ -181,5 +183,140 @@ WEBP = register(
         sniff=sniff_webp,
         read=read_webp,
         write=write_webp,
+    )
+)
+
+
+# -- WAV ---------------------------------------------------------------------------------------
+# The audio guide's site is a bare RIFF chunk ``AIGC`` holding the inner JSON. Readers also
+# accept a ``LIST``/``INFO`` child named ``AIGC`` and a ``TXXX:AIGC`` frame in an ``id3 ``
+# chunk (both written by other tools). Writing removes those and appends one ``AIGC`` chunk at
+# the end of the RIFF; with ``mirror_info`` the same JSON is also written as a LIST/INFO child
+# (ffprobe and mutagen cannot see a bare chunk) -- an opt-in deviation from "one label".
+WAV_LABEL = b"AIGC"
+_ID3_CHUNKS = (b"id3 ", b"ID3 ")
+
+
+def sniff_wav(head: bytes) -> int:
+    return 100 if head[:4] == b"RIFF" and head[8:12] == b"WAVE" else 0
+
+
+def _info_children(buf: Buffer, chunk: Chunk, limits: Limits) -> list[Chunk]:
+    """The sub-chunks of a ``LIST`` chunk of type ``INFO`` (empty for other lists)."""
+    if chunk.size < 4 or bytes(buf[chunk.data : chunk.data + 4]) != b"INFO":
+        return []
+    out: list[Chunk] = []
+    pos, end = chunk.data + 4, chunk.data + chunk.size
+    while pos + 8 <= end and len(out) < limits.max_segments:
+        csize = u32le(buf, pos + 4)
+        if pos + 8 + csize > end:
+            raise CorruptFile(f"LIST/INFO child at offset {pos} declares {csize} bytes past its list")
+        cend = min(pos + 8 + csize + (csize & 1), end)
+        out.append(Chunk(bytes(buf[pos : pos + 4]), pos, pos + 8, csize, cend))
+        pos = cend
+    return out
+
+
+def _chunk_text(buf: Buffer, chunk: Chunk, limits: Limits, site: str, res: ReadResult) -> None:
+    if chunk.size > limits.max_text_chunk:
+        res.findings.append(error("limit_exceeded", f"label chunk of {chunk.size} bytes", site))
+        res.complete = False
+        return
+    text = bytes(buf[chunk.data : chunk.data + chunk.size]).rstrip(b"\x00")
+    res.labels.append(RawLabel(site, decode_text(text)))
+
+
+def read_wav(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    from . import id3
+
+    res = ReadResult(format="wav")
+    riff = walk(buf, limits)
+    if not riff.complete:
+        res.complete = False
+        res.findings.append(error("corrupt_container", f"WAV structure: {riff.problem}", "wav"))
+    for i, chunk in enumerate(riff.chunks):
+        name = chunk.fourcc.decode("latin-1").strip()
+        site = f"wav:{name}[{i}]"
+        if WAV_LABEL in chunk.fourcc.upper():
+            _chunk_text(buf, chunk, limits, site, res)
+        elif chunk.fourcc == b"LIST":
+            try:
+                children = _info_children(buf, chunk, limits)
+            except CorruptFile as exc:
+                res.findings.append(error(exc.code, exc.message, site))
+                res.complete = False
+                continue
+            for child in children:
+                if WAV_LABEL in child.fourcc.upper():
+                    _chunk_text(buf, child, limits, f"{site}:INFO:{child.fourcc.decode('latin-1')}", res)
+        elif chunk.fourcc in _ID3_CHUNKS:
+            id3.read_tag(buf, chunk.data, chunk.data + chunk.size, site, res, limits)
+    return res
+
+
+def write_wav(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS, *, mirror_info: bool = False) -> list[Piece]:
+    from . import id3
+
+    riff = walk(buf, limits)
+    if not riff.complete:
+        raise CorruptFile(f"cannot label a broken WAV: {riff.problem}")
+    if not any(c.fourcc == b"data" for c in riff.chunks):
+        raise CorruptFile("WAV without a data chunk")
+    text = label.to_inner_json().encode("ascii")
+    edits: list[Edit] = []
+    for chunk in riff.chunks:
+        if WAV_LABEL in chunk.fourcc.upper():
+            edits.append((chunk.start, chunk.end, b""))
+        elif chunk.fourcc == b"LIST":
+            children = _info_children(buf, chunk, limits)
+            drop = [c for c in children if WAV_LABEL in c.fourcc.upper()]
+            if drop:
+                kept = b"".join(bytes(buf[c.start : c.end]) for c in children if c not in drop)
+                edits.append((chunk.start, chunk.end, make_chunk(b"LIST", b"INFO" + kept) if kept else b""))
+        elif chunk.fourcc in _ID3_CHUNKS and chunk.size:
+            old = bytes(buf[chunk.data : chunk.data + chunk.size])
+            if any(id3.is_label(f) for f in id3.load(old[: id3.tag_size(old)]).values()):
+                edits.append((chunk.start, chunk.end, make_chunk(chunk.fourcc, _id3_without_label(old))))
+    last = riff.chunks[-1]
+    tail = b""
+    if last.size & 1 and last.end == last.data + last.size:  # an odd last chunk missing its pad byte
+        tail = b"\x00"
+    tail += make_chunk(WAV_LABEL, text)
+    if mirror_info:
+        tail += make_chunk(b"LIST", b"INFO" + make_chunk(WAV_LABEL, text + b"\x00"))
+    edits.append((riff.end, riff.end, tail))
+    delta = sum(len(data) - (end - start) for start, end, data in edits)
+    new_size = riff.end - 8 + delta
+    if new_size >= 1 << 32:
+        raise LimitExceeded("the labeled WAV would exceed 4 GiB (RF64 is not supported)")
+    edits.append((4, 8, struct.pack("<I", new_size)))
+    return splice(buf, edits)
+
+
+def _id3_without_label(old: bytes) -> bytes:
+    """An ``id3 `` chunk's tag with its AIGC frames removed (the label moves to the AIGC chunk)."""
+    import io
+
+    from . import id3
+
+    tag = id3.load(old[: id3.tag_size(old)])
+    version = 3 if tag.version < (2, 4, 0) else 4
+    for key in [k for k, f in tag.items() if id3.is_label(f)]:
+        del tag[key]
+    out = io.BytesIO(old)
+    tag.save(out, v1=0, v2_version=version, padding=lambda info: 0)
+    data = out.getvalue()
+    return data[: id3.tag_size(data)]
+
+
+WAV = register(
+    Carrier(
+        name="wav",
+        mime="audio/wav",
+        extensions=(".wav",),
+        sniff=sniff_wav,
+        read=read_wav,
+        write=write_wav,
+        media="audio",
     )
 )

@@ -258,9 +258,7 @@ def _composite(image: Any, grey: np.ndarray, alpha: np.ndarray) -> Any:
     elif mode in ("I;16", "I;16L", "I;16B"):
         base, top, dtype = np.asarray(image), 65535.0, np.uint16
     elif mode in ("P", "PA", "1", "CMYK", "LAB", "HSV", "YCbCr", "I", "F"):
-        conv = (
-            "RGBA" if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA") else "RGB" if mode != "1" else "L"
-        )
+        conv = "RGBA" if mode in ("P", "PA") and ("transparency" in image.info or mode == "PA") else "RGB" if mode != "1" else "L"
         out = _composite(image.convert(conv), grey, alpha)
         if mode in ("P", "PA"):
             return out.convert("RGB").quantize(256, dither=Image.Dither.NONE) if conv == "RGB" else out.quantize(256)

@@ -374,9 +374,7 @@ def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> Wat
                     "transform": "identity" if m is None else _describe(m),
                 }
                 p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
-                return WatermarkReport(
-                    METHOD, True, payload.hex(), p, None if expected is None else payload == expected, detail
-                )
+                return WatermarkReport(METHOD, True, payload.hex(), p, None if expected is None else payload == expected, detail)
     return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 

@@ -220,9 +220,7 @@ class _FenceTracker:
             return
         if self.fence is None:
             self.fence = m.group(1)
-        elif (
-            m.group(1)[0] == self.fence[0] and len(m.group(1)) >= len(self.fence) and not ln.strip()[len(m.group(1)) :].strip()
-        ):
+        elif m.group(1)[0] == self.fence[0] and len(m.group(1)) >= len(self.fence) and not ln.strip()[len(m.group(1)) :].strip():
             self.fence = None
 
     def suffix(self, label: str) -> str:
