@@ -81,6 +81,8 @@ class ContentOptions:
     payload: bytes | None = None
     position: str = "bottom-right"  # images: corner or edge of the visible label
     font: str | None = None  # images: a font file for texts the bundled font cannot draw
+    prompt: str = "rhythm"  # audio: the explicit label is the rhythm prompt or a spoken "voice" clip
+    voice: bytes | None = None  # audio: the spoken prompt's file bytes
 
     @property
     def wanted(self) -> bool:
@@ -209,6 +211,17 @@ def _content_step(carrier: Carrier, buf: Buffer, label: AIGCLabel, content: Cont
             key=content.key,
         )
         return bytes(_guard(lambda: image.apply(carrier, buf, istep, limits), carrier))
+    if carrier.media == "audio":
+        from . import audio
+
+        astep = audio.AudioStep(
+            prompt=content.prompt if content.explicit else None,
+            at=content.at,
+            voice=content.voice,
+            payload=payload,
+            key=content.key,
+        )
+        return bytes(_guard(lambda: audio.apply(carrier, buf, astep, limits), carrier))
     if carrier.media != "text":
         raise UnsupportedFormat(f"explicit labels and watermarks for {carrier.media} are not implemented yet (metadata only)")
     from . import text
@@ -322,6 +335,8 @@ def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: Verif
         _inspect_content(report, carrier, buf, limits, options, res.text)
     elif carrier.media == "image" and options.watermark:
         _inspect_image(report, buf, limits, options)
+    elif carrier.media == "audio" and (options.watermark or options.explicit):
+        _inspect_audio(report, carrier, buf, limits, options)
     return report
 
 
@@ -369,6 +384,34 @@ def _inspect_image(report: Report, buf: Buffer, limits: Limits, options: VerifyO
     except AimarkError as exc:
         report.findings.append(warning("content_unreadable", f"the pixels could not be decoded: {exc.message}"))
         return
+    _watermark_findings(report, wm)
+
+
+def _inspect_audio(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+    expected = _expected_payload(report, options.key)
+    try:
+        from . import audio
+
+        found, wm = _guard(
+            lambda: audio.inspect(
+                carrier,
+                buf,
+                limits,
+                key=options.key,
+                expected=expected,
+                detect_watermark=options.watermark,
+                detect_explicit=options.explicit,
+            ),
+            carrier,
+        )
+    except ImportError:
+        report.findings.append(info("watermark_skipped", "audio detection needs the audio extra: pip install 'aimark[audio]'"))
+        return
+    except AimarkError as exc:
+        report.findings.append(warning("content_unreadable", f"the audio could not be decoded: {exc.message}"))
+        return
+    if options.explicit:
+        report.explicit = found
     _watermark_findings(report, wm)
 
 

@@ -52,12 +52,19 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)"
     )
     lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
-    lab.add_argument("--explicit", action="store_true", help="also add a visible label to the content (text documents, images)")
+    lab.add_argument(
+        "--explicit",
+        nargs="?",
+        const="default",
+        choices=["default", "rhythm", "voice"],
+        help="also add a visible/audible label to the content (text, images; audio: rhythm (default) or voice)",
+    )
+    lab.add_argument("--voice", help="audio: the spoken prompt, an audio file saying 人工智能生成 (with --explicit voice)")
     lab.add_argument("--at", default="start", help="where the explicit label goes: start, end, middle, or a list: start,end")
     lab.add_argument(
         "--text", dest="wording", help="explicit label text (default 本内容由人工智能生成); needs an AI and a 生成/合成 element"
     )
-    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text documents, images)")
+    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text, images, audio)")
     lab.add_argument("--key", help="watermark key (default: the public aimark key)")
     lab.add_argument(
         "--position", default="bottom-right", help="images: where the visible label goes (top-left, top, ..., bottom-right)"
@@ -93,8 +100,18 @@ def _cmd_label(args: argparse.Namespace) -> int:
         propagate_id=args.propagate_id,
         reserved_code2=args.reserved_code2,
     )
+    voice = None
+    if args.voice:
+        try:
+            with open(args.voice, "rb") as f:
+                voice = f.read(64 << 20)
+        except OSError as exc:
+            _err(f"{args.voice}: {exc.strerror}")
+            return EXIT_ERROR
     content = ContentOptions(
-        explicit=args.explicit,
+        explicit=args.explicit is not None,
+        prompt="voice" if args.explicit == "voice" else "rhythm",
+        voice=voice,
         at=args.at,
         wording=args.wording,
         watermark=args.watermark,

@@ -36,6 +36,7 @@ class AudioInfo:
     sample_format: str  # PyAV sample format of the decoder, e.g. s16, s32, fltp
     bit_rate: int | None
     bits: int | None  # bits per raw sample for PCM / FLAC
+    tags: tuple[tuple[str, str], ...] = ()  # container and stream tags, carried over on encode
 
 
 def _open(data: bytes) -> Any:
@@ -47,14 +48,17 @@ def _open(data: bytes) -> Any:
         raise CorruptFile(f"cannot open the audio: {exc}") from None
 
 
-def decode(data: bytes, container: str) -> tuple[np.ndarray, AudioInfo]:
-    """All samples of the first audio stream as float32 (frames x channels)."""
+def decode(data: bytes, container: str, *, audio_only: bool = False) -> tuple[np.ndarray, AudioInfo]:
+    """All samples of the first audio stream as float32 (frames x channels). ``audio_only``:
+    refuse files with other streams (re-encoding them as audio would drop the video)."""
     import av
 
     with _open(data) as f:
         streams = [s for s in f.streams if s.type == "audio"]
         if not streams:
             raise UnsupportedFormat("no audio stream")
+        if audio_only and any(s.type == "video" and not s.disposition.attached_pic for s in f.streams):
+            raise UnsupportedFormat("a video file: audible prompts and watermarks are for audio files (metadata only here)")
         st = streams[0]
         ctx = st.codec_context
         if not ctx.sample_rate or not ctx.channels:
@@ -70,6 +74,7 @@ def decode(data: bytes, container: str) -> tuple[np.ndarray, AudioInfo]:
             sample_format=ctx.format.name if ctx.format is not None else "fltp",
             bit_rate=int(ctx.bit_rate) if ctx.bit_rate else (int(f.bit_rate) if f.bit_rate else None),
             bits=int(ctx.bits_per_raw_sample) if getattr(ctx, "bits_per_raw_sample", 0) else None,
+            tags=tuple((k, v) for k, v in {**f.metadata, **st.metadata}.items() if _keep_tag(k)),
         )
         resampler = av.AudioResampler(format="flt", layout=ctx.layout, rate=ctx.sample_rate)
         chunks: list[np.ndarray] = []
@@ -92,13 +97,25 @@ def decode(data: bytes, container: str) -> tuple[np.ndarray, AudioInfo]:
     return np.concatenate(chunks).astype(np.float32, copy=False), info
 
 
+def _keep_tag(name: str) -> bool:
+    """Tags carried over by a re-encode: not the label (written afterwards) nor encoder stamps."""
+    n = name.lower()
+    return "aigc" not in n and n not in ("encoder", "major_brand", "minor_version", "compatible_brands", "creation_time")
+
+
 def _pcm_codec(info: AudioInfo) -> tuple[str, str]:
     """(encoder, sample format) for a WAV/FLAC output keeping the input's depth."""
     if info.container == "flac":
         return "flac", "s32" if (info.bits or 16) > 16 else "s16"
     if info.codec.startswith("pcm_"):
-        fmt = {"pcm_s16le": "s16", "pcm_s24le": "s32", "pcm_s32le": "s32", "pcm_f32le": "flt", "pcm_f64le": "dbl",
-               "pcm_u8": "u8"}.get(info.codec)
+        fmt = {
+            "pcm_s16le": "s16",
+            "pcm_s24le": "s32",
+            "pcm_s32le": "s32",
+            "pcm_f32le": "flt",
+            "pcm_f64le": "dbl",
+            "pcm_u8": "u8",
+        }.get(info.codec)
         if fmt is not None:
             return info.codec, fmt
     return "pcm_s16le", "s16"
@@ -113,6 +130,7 @@ def encode(samples: np.ndarray, info: AudioInfo) -> bytes:
         raise UnsupportedFormat(f"cannot write {info.container} audio")
     out_buf = io.BytesIO()
     with av.open(out_buf, mode="w", format=fmt) as out:
+        out.metadata.update(dict(info.tags))
         if info.container in ("wav", "flac"):
             codec, sample_fmt = _pcm_codec(info)
         else:
@@ -138,12 +156,12 @@ def encode(samples: np.ndarray, info: AudioInfo) -> bytes:
         if codec == "flac" and info.bits:
             ctx.bits_per_raw_sample = info.bits
         frame = av.AudioFrame.from_ndarray(
-            np.ascontiguousarray(np.clip(samples, -1.0, 1.0).astype(np.float32).reshape(1, -1)), format="flt",
+            np.ascontiguousarray(np.clip(samples, -1.0, 1.0).astype(np.float32).reshape(1, -1)),
+            format="flt",
             layout=info.layout,
         )
         frame.sample_rate = info.rate
-        resampler = av.AudioResampler(format=sample_fmt, layout=info.layout, rate=info.rate,
-                                      frame_size=ctx.frame_size or None)
+        resampler = av.AudioResampler(format=sample_fmt, layout=info.layout, rate=info.rate, frame_size=ctx.frame_size or None)
         for piece in resampler.resample(frame):
             for packet in st.encode(piece):
                 out.mux(packet)

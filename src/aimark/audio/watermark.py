@@ -18,7 +18,9 @@ Detection works on any excerpt of at least one period (about 4.5 s) at any offse
 magnitudes are high-passed in time, resampled for a set of time and frequency scales (tempo and
 speed changes of up to about 6%), collapsed to cells and folded modulo the period; the sync
 pattern's cyclic correlation (FFT) gives the offset, soft Viterbi the bits, and only a frame
-whose keyed tag checks is reported. At most ``MAX_ATTEMPTS`` decodes are tried per segment, so
+whose keyed tag checks is reported. The search runs again half a hop later when nothing is
+found (a cut between hop boundaries splits every cell in two). At most ``MAX_ATTEMPTS`` decodes
+are tried per segment and phase, so
 the chance that unmarked audio yields a payload is at most attempts x 2^-40.
 """
 
@@ -298,8 +300,9 @@ def detect(samples: Any, sr: int, key: Key = None, *, expected: bytes | None = N
     attempts, best = 0, 0.0
     if len(x) < MIN_SECONDS * sr * 0.9 or sr < 8000:
         return WatermarkReport(METHOD, False, detail={"attempts": 0, "reason": "shorter than one period"})
+    half = frame_size(sr) // 4  # half a hop: a cut between hop boundaries splits the cells in two
     for start, end in _segments(len(x), sr):
-        for z, soft in _candidates(x[start:end], sr, kb):
+        for z, soft in (c for phase in (0, half) for c in _candidates(x[start + phase : end], sr, kb)):
             attempts += 1
             best = max(best, z)
             payload = check_frame(viterbi(soft), key, DOMAIN)
