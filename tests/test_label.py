@@ -126,7 +126,7 @@ def test_parser_accepts_every_real_world_form(text: str, form: str, expected: li
 
 def test_parser_reports_every_deviation_without_raising() -> None:
     text = (
-        '{"AIGC":{"Label":1,"ContentProducer":"doubao","ProduceID":"a b","ProduceID":"dup","contentPropagator":"x","Extra":"y"}}'  # noqa: E501
+        '{"AIGC":{"Label":1,"ContentProducer":"doubao","ProduceID":"a b","ProduceID":"dup","contentPropagator":"x","Extra":"y"}}'
     )
     rec = parse_label_text(text, "s")
     found = set(codes(rec))

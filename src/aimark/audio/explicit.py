@@ -176,14 +176,19 @@ def rhythm_onsets(samples: np.ndarray, sr: int, rhythm: Rhythm = DEFAULT_RHYTHM,
     band = np.abs(freqs - rhythm.frequency) <= max(60.0, sr / n)
     tone = spec[:, band].sum(axis=1)
     total = spec.sum(axis=1) + 1e-12
-    on = (tone / total > 0.6) & (tone > 1e-7 * n)
+    on = (tone / total > 0.4) & (tone > 1e-7 * n)
     runs: list[tuple[bool, float, float]] = []  # (on, start s, length s)
     i = 0
     while i < len(on):
         j = i
         while j < len(on) and on[j] == on[i]:
             j += 1
-        runs.append((bool(on[i]), i * hop / sr, (j - i) * hop / sr))
+        start, length = i * hop / sr, (j - i) * hop / sr
+        if runs and (length < 0.025 or runs[-1][0] == bool(on[i])):  # a codec glitch: part of the run before
+            prev = runs.pop()
+            runs.append((prev[0], prev[1], start + length - prev[1]))
+        else:
+            runs.append((bool(on[i]), start, length))
         i = j
     want = rhythm.pattern
     found = []

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import io
 from dataclasses import dataclass
+from fractions import Fraction
 from typing import Any
 
 import numpy as np
@@ -162,10 +163,11 @@ def encode(samples: np.ndarray, info: AudioInfo) -> bytes:
         )
         frame.sample_rate = info.rate
         resampler = av.AudioResampler(format=sample_fmt, layout=info.layout, rate=info.rate, frame_size=ctx.frame_size or None)
-        for piece in resampler.resample(frame):
-            for packet in st.encode(piece):
-                out.mux(packet)
-        for piece in resampler.resample(None):
+        pts = 0
+        for piece in [*resampler.resample(frame), *resampler.resample(None)]:
+            piece.pts = pts  # explicit timestamps: the native Vorbis encoder needs them
+            piece.time_base = Fraction(1, info.rate)
+            pts += piece.samples
             for packet in st.encode(piece):
                 out.mux(packet)
         for packet in st.encode(None):
