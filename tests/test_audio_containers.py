@@ -250,3 +250,17 @@ def test_bad_audio_is_refused_with_typed_errors(tmp_path: Path, source_wav: Path
     empty.write_bytes(b"")
     with pytest.raises(CorruptFile):
         aimark.label_file(empty, tmp_path / f"e-out.{fmt}", label)
+
+
+def test_bare_mp3_without_a_tag_gets_one_and_utf16_text_is_not_mp3(tmp_path: Path, source_wav: Path) -> None:
+    src = tmp_path / "bare.mp3"
+    run("ffmpeg", "-v", "error", "-y", "-i", source_wav, "-c:a", "libmp3lame", "-id3v2_version", "0", "-map_metadata", "-1", src)
+    assert src.read_bytes()[:3] != b"ID3"
+    dst = tmp_path / "out.mp3"
+    label = AIGCLabel(PRODUCER, "bare")
+    assert aimark.label_file(src, dst, label).format == "mp3"
+    assert ffprobe_tags(dst)["AIGC"] == label.to_inner_json()
+    assert decoded(dst) == decoded(src)
+    text = tmp_path / "t.md"
+    text.write_bytes("# Title\n\ntext\n".encode("utf-16"))  # starts with FF FE, an MPEG sync lookalike
+    assert aimark.detect_format(text) != "mp3"

@@ -108,10 +108,19 @@ def _mpeg_sync(head: bytes, off: int) -> bool:
     return len(head) >= off + 2 and head[off] == 0xFF and (head[off + 1] & 0xE0) == 0xE0 and (head[off + 1] & 0x06) != 0
 
 
+def _layer3_header(head: bytes) -> bool:
+    """A plausible MPEG audio Layer III frame header at the start (not, e.g., a UTF-16 BOM)."""
+    if len(head) < 4 or not _mpeg_sync(head, 0):
+        return False
+    version, layer = (head[1] >> 3) & 3, (head[1] >> 1) & 3
+    bitrate, rate = head[2] >> 4, (head[2] >> 2) & 3
+    return version != 1 and layer == 1 and bitrate not in (0, 15) and rate != 3
+
+
 def sniff_mp3(head: bytes) -> int:
     if head[:3] == b"ID3":
         return 90  # an ID3v2 tag leads MP3 files (AAC/ADTS and FLAC may carry one too: FLAC sniffs higher)
-    return 60 if _mpeg_sync(head, 0) else 0
+    return 60 if _layer3_header(head) else 0
 
 
 def read_mp3(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
