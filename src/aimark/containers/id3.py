@@ -83,8 +83,9 @@ def read_tag(buf: Buffer, off: int, end: int, site: str, res: ReadResult, limits
                 res.labels.append(RawLabel(f"{site}:{key}", str(text)))
 
 
-def labeled_tag(old: bytes | None, label: AIGCLabel) -> bytes:
-    """The bytes of an ID3v2 tag like ``old`` (or a new v2.4 tag) holding exactly one label."""
+def labeled_tag(old: bytes | None, label: AIGCLabel | None) -> bytes:
+    """The bytes of an ID3v2 tag like ``old`` (or a new v2.4 tag) holding exactly one label, or
+    none when ``label`` is None (the label moved elsewhere). Version and other frames are kept."""
     from mutagen.id3 import ID3, TXXX, Encoding
 
     tag = load(old) if old else ID3()
@@ -93,10 +94,11 @@ def labeled_tag(old: bytes | None, label: AIGCLabel) -> bytes:
         tag.update_to_v24()  # a v2.2 tag (3-letter frames) cannot be written back as 2.2
     for key in [k for k, f in tag.items() if is_label(f)]:
         del tag[key]
-    tag.add(TXXX(encoding=Encoding.LATIN1, desc=LABEL_DESC, text=[label.to_inner_json()]))
+    if label is not None:
+        tag.add(TXXX(encoding=Encoding.LATIN1, desc=LABEL_DESC, text=[label.to_inner_json()]))
     out = io.BytesIO(old or b"")
     try:
-        tag.save(out, v1=0, v2_version=version, padding=lambda info: info.get_default_padding())
+        tag.save(out, v1=0, v2_version=version, padding=lambda info: info.get_default_padding() if label else 0)
     except (ValueError, TypeError) as exc:
         raise CorruptFile(f"the ID3 tag cannot be rewritten: {exc}") from None
     data = out.getvalue()

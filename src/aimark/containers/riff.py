@@ -276,7 +276,7 @@ def write_wav(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS, *,
         elif chunk.fourcc in _ID3_CHUNKS and chunk.size:
             old = bytes(buf[chunk.data : chunk.data + chunk.size])
             if any(id3.is_label(f) for f in id3.load(old[: id3.tag_size(old)]).values()):
-                edits.append((chunk.start, chunk.end, make_chunk(chunk.fourcc, _id3_without_label(old))))
+                edits.append((chunk.start, chunk.end, make_chunk(chunk.fourcc, id3.labeled_tag(old[: id3.tag_size(old)], None))))
     last = riff.chunks[-1]
     tail = b""
     if last.size & 1 and last.end == last.data + last.size:  # an odd last chunk missing its pad byte
@@ -291,22 +291,6 @@ def write_wav(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS, *,
         raise LimitExceeded("the labeled WAV would exceed 4 GiB (RF64 is not supported)")
     edits.append((4, 8, struct.pack("<I", new_size)))
     return splice(buf, edits)
-
-
-def _id3_without_label(old: bytes) -> bytes:
-    """An ``id3 `` chunk's tag with its AIGC frames removed (the label moves to the AIGC chunk)."""
-    import io
-
-    from . import id3
-
-    tag = id3.load(old[: id3.tag_size(old)])
-    version = 3 if tag.version < (2, 4, 0) else 4
-    for key in [k for k, f in tag.items() if id3.is_label(f)]:
-        del tag[key]
-    out = io.BytesIO(old)
-    tag.save(out, v1=0, v2_version=version, padding=lambda info: 0)
-    data = out.getvalue()
-    return data[: id3.tag_size(data)]
 
 
 WAV = register(
