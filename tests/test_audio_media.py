@@ -156,6 +156,15 @@ def test_rhythm_prompt_onsets_decode_at_every_position(rate: int, channels: int)
     assert explicit.rhythm_onsets(x, rate) == []
 
 
+def test_bundled_voice_prompt_is_mandarin_speech_at_normal_speed() -> None:
+    clip, rate = explicit.load_clip(explicit.default_voice())
+    voiced = np.abs(clip) > 0.02 * np.abs(clip).max()
+    idx = np.flatnonzero(voiced)
+    spoken = (idx[-1] - idx[0]) / rate
+    assert 6 / spoken * 60 >= 120 - 15  # 6 characters at about 120-160 per minute (SPEC section 1)
+    assert 6 / (len(clip) / rate) * 60 <= 160
+
+
 def test_voice_clip_is_inserted_and_levelled(speech: np.ndarray) -> None:
     clip = ffmpeg_pcm(ALSA / "Front_Center.wav", rate=16000, channels=1)[:, 0] if ALSA.is_dir() else speech[:16000, 0]
     base = np.zeros((SR * 3, 2), np.float32) + 0.01
@@ -230,19 +239,31 @@ def test_cli_audio_label_and_verify(tmp_path: Path, speech: np.ndarray) -> None:
     out = subprocess.run(["aimark", "verify", "--json", str(dst)], capture_output=True, text=True)
     data = json.loads(out.stdout.splitlines()[0])
     assert data["verdict"] == "compliant" and data["watermark"]["found"] and data["explicit"]["positions"] == ["end"]
+    voiced = tmp_path / "v.wav"
+    run = subprocess.run(
+        ["aimark", "label", str(src), "-o", str(voiced), "--producer", PRODUCER, "--produce-id", "v", "--explicit", "voice"],
+        capture_output=True,
+        text=True,
+    )
+    assert run.returncode == 0, run.stderr
+    clip, clip_sr = explicit.load_clip(explicit.default_voice())
+    added = len(ffmpeg_pcm(voiced)) - len(speech)
+    assert abs(added - (round(len(clip) * SR / clip_sr) + 2 * round(0.15 * SR))) <= 2
     bad = subprocess.run(
         [
             "aimark",
             "label",
             str(src),
             "-o",
-            str(tmp_path / "v.wav"),
+            str(tmp_path / "x.wav"),
             "--producer",
             PRODUCER,
             "--produce-id",
             "x",
             "--explicit",
             "voice",
+            "--voice",
+            str(tmp_path / "missing.wav"),
         ],
         capture_output=True,
         text=True,

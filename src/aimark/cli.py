@@ -59,7 +59,10 @@ def _parser() -> argparse.ArgumentParser:
         choices=["default", "rhythm", "voice"],
         help="also add a visible/audible label to the content (text, images; audio: rhythm (default) or voice)",
     )
-    lab.add_argument("--voice", help="audio: the spoken prompt, an audio file saying 人工智能生成 (with --explicit voice)")
+    lab.add_argument(
+        "--voice",
+        help="audio: your spoken prompt file saying 人工智能生成 (default: the bundled clip)",
+    )
     lab.add_argument("--at", default="start", help="where the explicit label goes: start, end, middle, or a list: start,end")
     lab.add_argument(
         "--text", dest="wording", help="explicit label text (default 本内容由人工智能生成); needs an AI and a 生成/合成 element"

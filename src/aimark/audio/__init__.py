@@ -21,7 +21,7 @@ from . import explicit, io, watermark
 @dataclass(frozen=True)
 class AudioStep:
     """``prompt``: None, "rhythm" or "voice"; ``at``: start, end, middle or a comma list;
-    ``voice``: the spoken clip's file bytes (required for "voice"); ``payload``: embed the
+    ``voice``: the spoken clip's file bytes (default: the bundled clip); ``payload``: embed the
     watermark when given."""
 
     prompt: str | None = None
@@ -37,9 +37,7 @@ def apply(carrier: Carrier, buf: Buffer, step: AudioStep, limits: Limits) -> byt
     if step.prompt == "rhythm":
         samples = explicit.add_rhythm(samples, info.rate, step.at)
     elif step.prompt == "voice":
-        if step.voice is None:
-            raise InputError("a spoken prompt needs a clip: --voice FILE (a recording saying 人工智能生成)")
-        clip, clip_sr = explicit.load_clip(step.voice)
+        clip, clip_sr = explicit.load_clip(step.voice if step.voice is not None else explicit.default_voice())
         samples = explicit.add_voice(samples, info.rate, clip, clip_sr, step.at)
     elif step.prompt is not None:
         raise InputError(f"audio explicit labels are 'rhythm' or 'voice', not {step.prompt!r}")

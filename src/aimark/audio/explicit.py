@@ -8,7 +8,9 @@ letters, 10 ms raised-cosine fades, at 3 dB below the content's RMS level (never
 :func:`insert` splices a prompt into the content at ``start``, ``end``, ``middle`` or several
 of them (the content is lengthened by the prompt, with ``pad`` seconds of quiet around it and
 short crossfades where the content is cut), in every channel, at any sample rate. A spoken
-prompt is any clip the user supplies (:func:`load_clip`), resampled to the content's rate.
+prompt is the bundled clip saying "人工智能生成" (:func:`default_voice`, made offline with
+espeak-ng's Mandarin voice; provenance in ``data/voice/PROVENANCE.txt``) or any clip the user
+supplies (:func:`load_clip`), resampled to the content's rate.
 :func:`find_rhythm` finds the rhythm prompt again: it tracks the tone's band energy, cuts it
 into on/off runs and matches the dot-dash-dot-dot pattern with a tolerance of +-40%.
 """
@@ -199,6 +201,13 @@ def rhythm_onsets(samples: np.ndarray, sr: int, rhythm: Rhythm = DEFAULT_RHYTHM,
     return found
 
 
+def default_voice() -> bytes:
+    """The bundled spoken prompt "人工智能生成" (espeak-ng Mandarin; see data/voice/PROVENANCE.txt)."""
+    from importlib.resources import files
+
+    return files("aimark").joinpath("data/voice/aigc-zh.wav").read_bytes()
+
+
 def load_clip(data: bytes) -> tuple[np.ndarray, int]:
     """A spoken prompt from any audio file aimark can decode: (mono float32, rate)."""
     from ..containers import sniff
@@ -209,4 +218,14 @@ def load_clip(data: bytes) -> tuple[np.ndarray, int]:
     return samples.mean(axis=1), info.rate
 
 
-__all__ = ["DEFAULT_RHYTHM", "Rhythm", "add_rhythm", "add_voice", "find_rhythm", "insert", "load_clip", "rhythm_onsets"]
+__all__ = [
+    "DEFAULT_RHYTHM",
+    "Rhythm",
+    "add_rhythm",
+    "add_voice",
+    "default_voice",
+    "find_rhythm",
+    "insert",
+    "load_clip",
+    "rhythm_onsets",
+]
