@@ -21,7 +21,12 @@ from aimark.errors import AimarkError, CorruptFile
 
 from .conftest import PRODUCER, ExifTool
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by the README test command")
+
+@pytest.fixture(autouse=True, scope="module")
+def _ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise RuntimeError("ffmpeg and ffprobe are required by the tests (apt-get install -y ffmpeg)")
+
 
 FORMATS = {
     "mp3": ["-c:a", "libmp3lame", "-b:a", "128k"],

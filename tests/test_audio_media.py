@@ -22,7 +22,13 @@ from aimark.errors import AimarkError, InputError
 
 from .conftest import PRODUCER
 
-pytestmark = pytest.mark.skipif(shutil.which("ffmpeg") is None, reason="ffmpeg is installed by the README test command")
+
+@pytest.fixture(autouse=True, scope="module")
+def _ffmpeg() -> None:
+    if shutil.which("ffmpeg") is None or shutil.which("ffprobe") is None:
+        raise RuntimeError("ffmpeg and ffprobe are required by the tests (apt-get install -y ffmpeg)")
+
+
 ALSA = Path("/usr/share/sounds/alsa")
 SR = 44100
 PAYLOAD = bytes.fromhex("0123456789abcdef")

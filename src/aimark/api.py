@@ -29,7 +29,7 @@ from . import containers
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
 from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError, UnsupportedFormat
 from .label import AIGCLabel, parse_label_text
-from .report import LabelRecord, Report, WatermarkReport, error, info, warning
+from .report import ExplicitReport, LabelRecord, Report, WatermarkReport, error, info, warning
 from .watermark import Key, derive_payload, normalize_payload, payload_for
 
 #: A final step of the label journey (C2PA signing plugs in here): it receives the complete
@@ -334,7 +334,7 @@ def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: Verif
     if carrier.text is not None and (options.explicit or options.watermark):
         _inspect_content(report, carrier, buf, limits, options, res.text)
     elif carrier.media == "image" and options.watermark:
-        _inspect_image(report, buf, limits, options)
+        _inspect_image(report, carrier, buf, limits, options)
     elif carrier.media == "audio" and (options.watermark or options.explicit):
         _inspect_audio(report, carrier, buf, limits, options)
     return report
@@ -353,64 +353,66 @@ def _expected_payload(report: Report, key: Key) -> bytes | None:
 def _inspect_content(
     report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions, decoded: str | None
 ) -> None:
-    from . import text
+    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
+        from . import text
 
-    expected = _expected_payload(report, options.key)
-    try:
-        found, wm = _guard(
-            lambda: text.inspect(
-                carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark, text=decoded
-            ),
-            carrier,
+        return text.inspect(
+            carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark, text=decoded
         )
-    except AimarkError as exc:
-        report.findings.append(warning("content_unreadable", f"the document's text could not be read: {exc.message}"))
-        return
-    if options.explicit:
-        report.explicit = found
-    _watermark_findings(report, wm)
+
+    _detect(report, options, carrier, run, unreadable="the document's text could not be read")
 
 
-def _inspect_image(report: Report, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
-    expected = _expected_payload(report, options.key)
-    try:
+def _inspect_image(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
+    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
         from . import image
 
-        wm = image.inspect(buf, limits, key=options.key, expected=expected)
-    except ImportError:
-        msg = "watermark detection needs the image extra: pip install 'aimark[image]'"
-        report.findings.append(info("watermark_skipped", msg))
-        return
-    except AimarkError as exc:
-        report.findings.append(warning("content_unreadable", f"the pixels could not be decoded: {exc.message}"))
-        return
-    _watermark_findings(report, wm)
+        return None, image.inspect(buf, limits, key=options.key, expected=expected)
+
+    missing = "watermark detection needs the image extra: pip install 'aimark[image]'"
+    _detect(report, options, carrier, run, unreadable="the pixels could not be decoded", missing=missing)
 
 
 def _inspect_audio(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
-    expected = _expected_payload(report, options.key)
-    try:
+    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
         from . import audio
 
-        found, wm = _guard(
-            lambda: audio.inspect(
-                carrier,
-                buf,
-                limits,
-                key=options.key,
-                expected=expected,
-                detect_watermark=options.watermark,
-                detect_explicit=options.explicit,
-            ),
+        return audio.inspect(
             carrier,
+            buf,
+            limits,
+            key=options.key,
+            expected=expected,
+            detect_watermark=options.watermark,
+            detect_explicit=options.explicit,
         )
+
+    missing = "audio detection needs the audio extra: pip install 'aimark[audio]'"
+    _detect(report, options, carrier, run, unreadable="the audio could not be decoded", missing=missing)
+
+
+def _detect(
+    report: Report,
+    options: VerifyOptions,
+    carrier: Carrier,
+    run: Callable[[bytes | None], tuple[ExplicitReport | None, WatermarkReport | None]],
+    *,
+    unreadable: str,
+    missing: str | None = None,
+) -> None:
+    """Run a media package's detection against the payload the metadata label implies. A missing
+    optional extra becomes an info finding, content that cannot be decoded a warning."""
+    try:
+        found, wm = _guard(lambda: run(_expected_payload(report, options.key)), carrier)
     except ImportError:
-        report.findings.append(info("watermark_skipped", "audio detection needs the audio extra: pip install 'aimark[audio]'"))
+        if missing is None:
+            raise
+        report.findings.append(info("watermark_skipped", missing))
         return
     except AimarkError as exc:
-        report.findings.append(warning("content_unreadable", f"the audio could not be decoded: {exc.message}"))
+        report.findings.append(warning("content_unreadable", f"{unreadable}: {exc.message}"))
         return
-    if options.explicit:
+    if options.explicit and found is not None:
         report.explicit = found
     _watermark_findings(report, wm)
 

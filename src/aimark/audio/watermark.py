@@ -136,9 +136,13 @@ def _mono(x: np.ndarray) -> np.ndarray:
     return x if x.ndim == 1 else x.mean(axis=1, dtype=np.float32)
 
 
-def _smooth(v: np.ndarray, width: int) -> np.ndarray:
-    k = np.ones(width, dtype=np.float32) / width
-    return np.convolve(np.pad(v, width // 2, mode="edge"), k, mode="valid")[: len(v)]
+def _moving_mean(a: np.ndarray, width: int) -> np.ndarray:
+    """Centred mean over ``width`` (odd) entries along axis 0, edges padded with the end values."""
+    half = width // 2
+    pad = np.pad(a.astype(np.float64), [(half, half)] + [(0, 0)] * (a.ndim - 1), mode="edge")
+    c = np.cumsum(pad, axis=0)
+    c = np.concatenate([np.zeros_like(c[:1]), c])
+    return (c[width:] - c[:-width]) / width
 
 
 def _water_level(band: np.ndarray, budget: np.ndarray) -> np.ndarray:
@@ -171,7 +175,7 @@ def embed(samples: Any, sr: int, payload: bytes | int | str, key: Key = None, *,
     # water-filling: for the budget of each frame (snr_db below the local signal, 1 s smoothing),
     # the weakest bins (masked by loud neighbours) get the largest relative change, up to MAX_GAIN;
     # a bin louder than the level t gets the same absolute change t as the others
-    budget = _smooth((mag**2).sum(axis=1), 87) * 10 ** (-snr_db / 10)
+    budget = _moving_mean((mag**2).sum(axis=1), 87) * 10 ** (-snr_db / 10)
     level = _water_level(band, budget)
     gain = np.minimum(MAX_GAIN, level[:, None] / (band + 1e-12))
     f = np.arange(len(spec))
@@ -203,10 +207,7 @@ def _features(x: np.ndarray, sr: int) -> np.ndarray:
     top = min(int(KMAX * 1.08) + 2, n // 2 + 1)
     mag = np.abs(np.fft.rfft(_frames(x, n), axis=1)[:, :top])
     logm = np.log(mag + 1e-7 * (1 + mag.max()))
-    k = np.ones(SMOOTH_FRAMES, dtype=np.float32) / SMOOTH_FRAMES
-    pad = np.pad(logm, ((SMOOTH_FRAMES // 2, SMOOTH_FRAMES // 2), (0, 0)), mode="edge")
-    mean = np.apply_along_axis(lambda c: np.convolve(c, k, mode="valid"), 0, pad)
-    r = logm - mean
+    r = logm - _moving_mean(logm, SMOOTH_FRAMES)
     mad = np.median(np.abs(r), axis=0, keepdims=True) + 1e-6
     r = np.clip(r / (1.4826 * mad), -3, 3)
     if WEIGHT:

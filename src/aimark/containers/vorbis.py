@@ -143,39 +143,22 @@ def _refuse_write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS
     return []
 
 
-FLAC = register(
-    Carrier(
-        name="flac",
-        mime="audio/flac",
-        extensions=(".flac",),
-        sniff=sniff_flac,
-        read=_reader("flac"),
-        write=_writer("flac"),
-        media="audio",
+for _name, _mime, _exts, _sniff in (
+    ("flac", "audio/flac", (".flac",), sniff_flac),
+    ("ogg", "audio/ogg", (".ogg", ".oga"), sniff_ogg),
+    ("opus", "audio/ogg; codecs=opus", (".opus",), sniff_opus),
+):
+    register(
+        Carrier(
+            name=_name,
+            mime=_mime,
+            extensions=_exts,
+            sniff=_sniff,
+            read=_reader(_name),
+            write=_writer(_name),
+            media="audio",
+        )
     )
-)
-OGG = register(
-    Carrier(
-        name="ogg",
-        mime="audio/ogg",
-        extensions=(".ogg", ".oga"),
-        sniff=sniff_ogg,
-        read=_reader("ogg"),
-        write=_writer("ogg"),
-        media="audio",
-    )
-)
-OPUS = register(
-    Carrier(
-        name="opus",
-        mime="audio/ogg; codecs=opus",
-        extensions=(".opus",),
-        sniff=sniff_opus,
-        read=_reader("opus"),
-        write=_writer("opus"),
-        media="audio",
-    )
-)
 OTHER_OGG = register(
     Carrier(
         name="ogg-other",
