@@ -18,7 +18,7 @@ import aimark
 from aimark import AIGCLabel
 from aimark.api import ContentOptions
 from aimark.audio import explicit, io, watermark
-from aimark.errors import AimarkError, InputError
+from aimark.errors import AimarkError, InputError, InvalidArgument
 
 from .conftest import PRODUCER
 
@@ -143,7 +143,7 @@ def test_clean_audio_and_short_audio_find_nothing(speech: np.ndarray) -> None:
         s = int(rng.integers(0, len(speech) - 5 * SR))
         assert not watermark.detect(speech[s : s + 5 * SR], SR).found
     assert not watermark.detect(speech[:SR], SR).found
-    with pytest.raises(InputError):
+    with pytest.raises(InvalidArgument):
         watermark.embed(np.zeros((0, 2), np.float32), SR, PAYLOAD)
 
 

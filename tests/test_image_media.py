@@ -20,7 +20,7 @@ import skimage.data as skdata
 from PIL import Image, ImageOps
 
 from aimark import AIGCLabel, api
-from aimark.errors import AimarkError, InputError, LabelWordingWarning, LimitExceeded, UnsupportedFormat
+from aimark.errors import AimarkError, InputError, InvalidArgument, LimitExceeded, UnsupportedFormat
 from aimark.image import explicit, watermark
 from aimark.watermark import derive_payload
 
@@ -109,14 +109,14 @@ def _with_exif(im: Image.Image, src: Image.Image) -> Image.Image:
     return im
 
 
-def test_wording_without_both_elements_warns_and_unknown_glyphs_need_a_font() -> None:
+def test_wording_without_both_elements_is_refused_and_unknown_glyphs_need_a_font() -> None:
     im = Image.new("RGB", (300, 300))
-    with pytest.warns(LabelWordingWarning):
+    with pytest.raises(InvalidArgument, match="lacks the AI element"):
         explicit.add_label(im, "Generated")
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         explicit.add_label(im, "人工智能合成")
-    with pytest.raises(InputError, match="glyph"):
+    with pytest.raises(InvalidArgument, match="glyph"):
         explicit.add_label(im, "AI生成 🤖")
     out = explicit.add_label(im, "AI生成", font=explicit.default_font_path())
     assert _ink_height(out) >= 15

@@ -9,7 +9,7 @@ import re
 
 import pytest
 
-from aimark import InvalidLabel
+from aimark import InvalidArgument
 from aimark.text import explicit, watermark
 from aimark.watermark import derive_payload, normalize_payload
 
@@ -54,7 +54,7 @@ def test_wordings_with_both_elements_pass(wording: str) -> None:
 
 @pytest.mark.parametrize("wording", ["AI-generated", "人工智能", "由模型生成", "", "SAID 生成"])
 def test_wordings_missing_an_element_are_refused(wording: str) -> None:
-    with pytest.raises(InvalidLabel):
+    with pytest.raises(InvalidArgument):
         explicit.add_label("text", wording=wording)
 
 
@@ -146,7 +146,7 @@ def test_stream_prefix_before_first_token_and_suffix_after_last() -> None:
 
     got = asyncio.run(collect())
     assert got == ["AI生成\n\n", *tokens]
-    with pytest.raises(InvalidLabel):
+    with pytest.raises(InvalidArgument):
         list(explicit.label_stream(tokens, at="middle"))
 
 
@@ -206,7 +206,7 @@ def test_payload_derived_from_label() -> None:
     assert derive_payload(a) == derive_payload(a.with_propagation(PRODUCER, "p-9"))
     assert derive_payload(a) != derive_payload(AIGCLabel(PRODUCER, "id-2")) != derive_payload(a, key="k")
     assert normalize_payload(0x0123456789ABCDEF) == PAYLOAD == normalize_payload("0123456789abcdef")
-    with pytest.raises(InvalidLabel):
+    with pytest.raises(InvalidArgument):
         normalize_payload(b"short")
 
 

@@ -7,7 +7,12 @@ Label::
 
 Verify::
 
-    bytes -> sniff -> read every metadata site -> parse + validate -> Report (verdict)
+    bytes -> sniff -> the chain of registered checks (aimark.checks): metadata sites and
+          label validation, then security data, C2PA, watermark, explicit label, decision
+          -> Report (verdict)
+
+The media of each file is decided per file and its package (aimark.media) does the content
+work: this module never branches on a media or a format.
 
 Inputs are memory-mapped read-only and never modified unless ``in_place=True``; outputs are
 written to a temporary file beside the destination and renamed over it, so a failure never
@@ -19,18 +24,19 @@ from __future__ import annotations
 import contextlib
 import mmap
 import os
-import struct
 import tempfile
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from . import containers
+from . import checks, containers
+from . import media as media_registry
+from .checks import DEFAULT_VERIFY, VerifyOptions
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
-from .errors import AimarkError, CorruptFile, InputError, LimitExceeded, OutputError, UnsupportedFormat
-from .label import AIGCLabel, parse_label_text
-from .report import ExplicitReport, LabelRecord, Report, WatermarkReport, error, info, warning
-from .watermark import Key, derive_payload, normalize_payload, payload_for
+from .errors import AimarkError, CorruptFile, InputError, OutputError, UnsupportedFormat, guard
+from .label import AIGCLabel
+from .media import ContentOptions, ContentStep
+from .report import LabelRecord, Report, error
 
 #: A final step of the label journey (C2PA signing plugs in here): it receives the complete
 #: labeled file and the carrier name and returns the bytes to write. Nothing runs after it.
@@ -50,47 +56,33 @@ class LabelResult:
     metadata: bool = True  # False: the format has no metadata site (plain text), only content labels
     explicit: bool = False  # an explicit label was added
     watermark: str | None = None  # the embedded watermark payload (hex)
+    media: str | None = None  # the media of the file (text, image, audio, video)
+    placement: str | None = None  # where the explicit label went (start/end/..., an image's position)
 
     def to_dict(self) -> dict[str, Any]:
         return {
             "path": self.path,
             "format": self.format,
+            "media": self.media,
             "aigc": self.label.to_dict() if self.metadata else None,
             "bytes_written": self.bytes_written,
             "explicit": self.explicit,
+            "placement": self.placement,
             "watermark": self.watermark,
         }
 
 
-@dataclass(frozen=True)
-class ContentOptions:
-    """What to do to the content itself before the metadata label is written.
-
-    ``explicit``: add a visible label (``at``: "start", "end", "middle" or a comma list;
-    ``wording``: the text, default "本内容由人工智能生成" for text and "AI生成" for images;
-    ``position``: for images, the corner or edge). ``watermark``: embed the invisible
-    watermark with ``key`` (default: the public key) carrying ``payload`` (default: the keyed
-    hash of the label's ContentProducer + ProduceID, :func:`aimark.watermark.derive_payload`).
-    """
-
-    explicit: bool = False
-    at: str = "start"
-    wording: str | None = None
-    watermark: bool = False
-    key: Key = None
-    payload: bytes | None = None
-    position: str = "bottom-right"  # images: corner or edge of the visible label
-    font: str | None = None  # images: a font file for texts the bundled font cannot draw
-    prompt: str = "rhythm"  # audio: the explicit label is the rhythm prompt or a spoken "voice" clip
-    voice: bytes | None = None  # audio: the spoken prompt's file bytes
-
-    @property
-    def wanted(self) -> bool:
-        return self.explicit or self.watermark
-
-
 def _ext(path: str | None) -> str | None:
     return os.path.splitext(path)[1].lower() if path else None
+
+
+def media_of(carrier: Carrier, buf: Buffer, limits: Limits) -> str:
+    """The media of one file (an MP4 is video or audio): never raises; a structure too broken
+    to tell falls back to the carrier's usual media (its reader reports the damage)."""
+    try:
+        return guard(lambda: carrier.media_for(buf, limits), carrier.name)
+    except AimarkError:
+        return carrier.media
 
 
 # -- input -----------------------------------------------------------------------------------
@@ -126,16 +118,6 @@ def open_input(path: PathLike) -> Iterator[Buffer]:
         f.close()
 
 
-def _guard(fn: Callable[[], Any], carrier: Carrier) -> Any:
-    """Turn a parser slip on hostile bytes into a typed error instead of a crash."""
-    try:
-        return fn()
-    except AimarkError:
-        raise
-    except (struct.error, IndexError, ValueError, OverflowError, UnicodeError) as exc:
-        raise CorruptFile(f"malformed {carrier.name}: {exc}") from None
-
-
 # -- output ----------------------------------------------------------------------------------
 def atomic_write(dst: PathLike, pieces: Sequence[Piece] | bytes, *, mode: int | None = None, fsync: bool = False) -> int:
     """Write pieces to ``dst`` through a temporary file and a rename. Returns bytes written."""
@@ -169,6 +151,36 @@ def atomic_write(dst: PathLike, pieces: Sequence[Piece] | bytes, *, mode: int | 
 
 
 # -- the label journey -----------------------------------------------------------------------
+@dataclass(frozen=True)
+class _Labeled:
+    carrier: Carrier
+    media: str
+    pieces: list[Piece]
+    step: ContentStep | None  # the resolved content step, when the content was changed
+
+
+def _label(
+    buf: Buffer, label: AIGCLabel, limits: Limits, strict_codes: bool, content: ContentOptions | None, ext: str | None
+) -> _Labeled:
+    label.check(strict_codes=strict_codes)
+    carrier = containers.sniff_buffer(buf, ext)
+    media = media_of(carrier, buf, limits)
+    step = None
+    if content is not None and content.wanted:
+        spec = media_registry.require(media)
+        step = spec.resolve(content, label)
+        package = spec.load()
+        buf = bytes(guard(lambda: package.apply(carrier, buf, step, limits), carrier.name))
+    elif not carrier.metadata:
+        raise UnsupportedFormat(
+            f"{carrier.name} has no metadata site: ask for an explicit label and/or a watermark (--explicit, --watermark)"
+        )
+    if not carrier.metadata:
+        return _Labeled(carrier, media, [buf], step)
+    pieces = guard(lambda: carrier.write(buf, label, limits), carrier.name)
+    return _Labeled(carrier, media, pieces, step)
+
+
 def label_pieces(
     buf: Buffer,
     label: AIGCLabel,
@@ -179,60 +191,10 @@ def label_pieces(
     ext: str | None = None,
 ) -> tuple[Carrier, list[Piece]]:
     """Sniff ``buf`` and return its carrier and the pieces of the labeled file: the content
-    step (explicit label, watermark) first, then the one metadata label."""
-    label.check(strict_codes=strict_codes)
-    carrier = containers.sniff_buffer(buf, ext)
-    if content is not None and content.wanted:
-        data = _content_step(carrier, buf, label, content, limits)
-        buf = data
-    elif not carrier.metadata:
-        raise UnsupportedFormat(
-            f"{carrier.name} has no metadata site: ask for an explicit label and/or a watermark (--explicit, --watermark)"
-        )
-    if not carrier.metadata:
-        return carrier, [buf]
-    pieces = _guard(lambda: carrier.write(buf, label, limits), carrier)
-    return carrier, pieces
-
-
-def _content_step(carrier: Carrier, buf: Buffer, label: AIGCLabel, content: ContentOptions, limits: Limits) -> bytes:
-    payload = None
-    if content.watermark:
-        payload = normalize_payload(content.payload) if content.payload is not None else derive_payload(label, content.key)
-    if carrier.media == "image":
-        from . import image  # the media packages are imported on demand: metadata-only use stays light
-
-        istep = image.ImageStep(
-            explicit=content.explicit,
-            text=content.wording or image.explicit.DEFAULT_TEXT,
-            position=content.position,
-            font=content.font,
-            payload=payload,
-            key=content.key,
-        )
-        return bytes(_guard(lambda: image.apply(carrier, buf, istep, limits), carrier))
-    if carrier.media == "audio":
-        from . import audio
-
-        astep = audio.AudioStep(
-            prompt=content.prompt if content.explicit else None,
-            at=content.at,
-            voice=content.voice,
-            payload=payload,
-            key=content.key,
-        )
-        return bytes(_guard(lambda: audio.apply(carrier, buf, astep, limits), carrier))
-    if carrier.media != "text":
-        raise UnsupportedFormat(f"explicit labels and watermarks for {carrier.media} are not implemented yet (metadata only)")
-    from . import text
-
-    step = text.TextStep(
-        explicit_at=content.at if content.explicit else None,
-        wording=content.wording or text.explicit.DEFAULT_TEXT,
-        payload=payload,
-        key=content.key,
-    )
-    return bytes(_guard(lambda: text.apply(carrier, buf, step, limits), carrier))
+    step (explicit label, watermark; the media package's ``apply``) first, then the one
+    metadata label."""
+    done = _label(buf, label, limits, strict_codes, content, ext)
+    return done.carrier, done.pieces
 
 
 def label_bytes(
@@ -249,9 +211,9 @@ def label_bytes(
     (``filename`` only helps tell text formats apart: .txt vs .md)."""
     if not data:
         raise CorruptFile("empty input")
-    carrier, pieces = label_pieces(data, label, limits=limits, strict_codes=strict_codes, content=content, ext=_ext(filename))
-    out = b"".join(pieces)
-    return final_step(out, carrier.name) if final_step else out
+    done = _label(data, label, limits, strict_codes, content, _ext(filename))
+    out = b"".join(done.pieces)
+    return final_step(out, done.carrier.name) if final_step else out
 
 
 def label_file(
@@ -283,23 +245,30 @@ def label_file(
             raise OutputError("output is a directory", path=d)
     with open_input(s) as buf:
         try:
-            carrier, pieces = label_pieces(buf, label, limits=limits, strict_codes=strict_codes, content=content, ext=_ext(s))
+            done = _label(buf, label, limits, strict_codes, content, _ext(s))
         except AimarkError as exc:
             exc.path = exc.path or s
             raise
+        pieces = done.pieces
         mode = os.stat(s).st_mode
         if final_step is not None:
-            data = final_step(b"".join(pieces), carrier.name)
-            pieces = [data]
+            pieces = [final_step(b"".join(pieces), done.carrier.name)]
         try:
             n = atomic_write(d, pieces, mode=mode, fsync=fsync)
         finally:
             pieces.clear()
-    wm = None
-    if content is not None and content.watermark:
-        wm = (normalize_payload(content.payload) if content.payload is not None else derive_payload(label, content.key)).hex()
-    explicit = bool(content and content.explicit)
-    return LabelResult(d, carrier.name, label, n, metadata=carrier.metadata, explicit=explicit, watermark=wm)
+    step = done.step
+    return LabelResult(
+        d,
+        done.carrier.name,
+        label,
+        n,
+        metadata=done.carrier.metadata,
+        explicit=bool(step and step.explicit),
+        watermark=step.payload.hex() if step and step.payload is not None else None,
+        media=done.media,
+        placement=step.placement if step and step.explicit else None,
+    )
 
 
 def _same(a: str, b: str) -> bool:
@@ -310,135 +279,16 @@ def _same(a: str, b: str) -> bool:
 
 
 # -- the verify journey ----------------------------------------------------------------------
-@dataclass(frozen=True)
-class VerifyOptions:
-    """``watermark``: look for a watermark (default yes); ``key``: the watermark key (default:
-    the public key); ``explicit``: look for an explicit label (default yes)."""
-
-    watermark: bool = True
-    key: Key = None
-    explicit: bool = True
-
-
-DEFAULT_VERIFY = VerifyOptions()
-
-
 def _verify_buffer(buf: Buffer, path: str | None, limits: Limits, options: VerifyOptions = DEFAULT_VERIFY) -> Report:
     carrier = containers.sniff_buffer(buf, _ext(path))
-    try:
-        res = _guard(lambda: carrier.read(buf, limits), carrier)
-    except (CorruptFile, LimitExceeded) as exc:
-        return Report(path, carrier.name, [], [error("corrupt_container", exc.message, carrier.name)], complete=False)
-    report = _judge(res, path, res.format or carrier.name)
-    report.metadata_site = carrier.metadata
-    if carrier.text is not None and (options.explicit or options.watermark):
-        _inspect_content(report, carrier, buf, limits, options, res.text)
-    elif carrier.media == "image" and options.watermark:
-        _inspect_image(report, carrier, buf, limits, options)
-    elif carrier.media == "audio" and (options.watermark or options.explicit):
-        _inspect_audio(report, carrier, buf, limits, options)
-    return report
-
-
-def _expected_payload(report: Report, key: Key) -> bytes | None:
-    """The payload a watermark should carry if it belongs to the file's one metadata label."""
-    if len(report.labels) == 1:
-        aigc = report.labels[0].aigc
-        cp, pid = aigc.get("ContentProducer"), aigc.get("ProduceID")
-        if isinstance(cp, str) and isinstance(pid, str) and cp and pid:
-            return payload_for(cp, pid, key)
-    return None
-
-
-def _inspect_content(
-    report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions, decoded: str | None
-) -> None:
-    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
-        from . import text
-
-        return text.inspect(
-            carrier, buf, limits, key=options.key, expected=expected, detect_watermark=options.watermark, text=decoded
-        )
-
-    _detect(report, options, carrier, run, unreadable="the document's text could not be read")
-
-
-def _inspect_image(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
-    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
-        from . import image
-
-        return None, image.inspect(buf, limits, key=options.key, expected=expected)
-
-    missing = "watermark detection needs the image extra: pip install 'aimark[image]'"
-    _detect(report, options, carrier, run, unreadable="the pixels could not be decoded", missing=missing)
-
-
-def _inspect_audio(report: Report, carrier: Carrier, buf: Buffer, limits: Limits, options: VerifyOptions) -> None:
-    def run(expected: bytes | None) -> tuple[ExplicitReport | None, WatermarkReport | None]:
-        from . import audio
-
-        return audio.inspect(
-            carrier,
-            buf,
-            limits,
-            key=options.key,
-            expected=expected,
-            detect_watermark=options.watermark,
-            detect_explicit=options.explicit,
-        )
-
-    missing = "audio detection needs the audio extra: pip install 'aimark[audio]'"
-    _detect(report, options, carrier, run, unreadable="the audio could not be decoded", missing=missing)
-
-
-def _detect(
-    report: Report,
-    options: VerifyOptions,
-    carrier: Carrier,
-    run: Callable[[bytes | None], tuple[ExplicitReport | None, WatermarkReport | None]],
-    *,
-    unreadable: str,
-    missing: str | None = None,
-) -> None:
-    """Run a media package's detection against the payload the metadata label implies. A missing
-    optional extra becomes an info finding, content that cannot be decoded a warning."""
-    try:
-        found, wm = _guard(lambda: run(_expected_payload(report, options.key)), carrier)
-    except ImportError:
-        if missing is None:
-            raise
-        report.findings.append(info("watermark_skipped", missing))
-        return
-    except AimarkError as exc:
-        report.findings.append(warning("content_unreadable", f"{unreadable}: {exc.message}"))
-        return
-    if options.explicit and found is not None:
-        report.explicit = found
-    _watermark_findings(report, wm)
-
-
-def _watermark_findings(report: Report, wm: WatermarkReport | None) -> None:
-    report.watermark = wm
-    if wm is not None and wm.found:
-        if wm.matches_label is False:
-            report.findings.append(warning("watermark_mismatch", "the watermark payload does not match the metadata label"))
-        elif wm.matches_label is None and not report.labels:
-            report.findings.append(info("watermark_only", "a watermark was found but no metadata label (SPEC section 6 case 3)"))
-
-
-def _judge(res: containers.ReadResult, path: str | None, name: str) -> Report:
-    records = [parse_label_text(raw.text, raw.site) for raw in res.labels]
-    findings = list(res.findings)
-    if len(records) > 1:
-        sites = ", ".join(r.site for r in records)
-        findings.append(error("duplicate_label", f"{len(records)} AIGC labels in one file ({sites}); exactly one is allowed"))
-        if len({repr(sorted(r.aigc.items())) for r in records}) > 1:
-            findings.append(error("labels_disagree", "the labels in this file do not agree"))
-    return Report(path, name, records, findings, complete=res.complete)
+    media = media_of(carrier, buf, limits)
+    report = Report(path, carrier.name, media=media)
+    return checks.run(checks.VerifyContext(buf, path, carrier, media, limits, options, report))
 
 
 def verify(path: PathLike, *, limits: Limits = DEFAULT_LIMITS, options: VerifyOptions = DEFAULT_VERIFY) -> Report:
-    """Read every metadata site of one file and judge its label (SPEC section 8).
+    """Run the verify chain on one file (:mod:`aimark.checks`): every metadata site read and
+    its label judged (SPEC section 8), then the content checks the options ask for.
 
     Raises :class:`~aimark.errors.UnsupportedFormat`, :class:`~aimark.errors.InputError` or
     :class:`~aimark.errors.CorruptFile` (empty file) when the file cannot be examined at all;
@@ -464,8 +314,9 @@ def verify_bytes(
 
 
 def read_labels(path: PathLike, *, limits: Limits = DEFAULT_LIMITS) -> list[LabelRecord]:
-    """Every AIGC label in the file, parsed leniently, with its findings."""
-    return verify(path, limits=limits).labels
+    """Every AIGC label in the file, parsed leniently, with its findings (metadata only: the
+    content is not decoded)."""
+    return verify(path, limits=limits, options=checks.METADATA_ONLY).labels
 
 
 def error_report(path: str | None, exc: AimarkError) -> Report:
@@ -491,6 +342,7 @@ __all__ = [
     "label_bytes",
     "label_file",
     "label_pieces",
+    "media_of",
     "open_input",
     "read_labels",
     "verify",

@@ -17,7 +17,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import __version__
+from . import __version__, media
 from .api import ContentOptions, VerifyOptions, error_report, label_file, verify
 from .errors import AimarkError, UnsupportedFormat
 from .label import AIGCLabel, LabelKind
@@ -52,25 +52,26 @@ def _parser() -> argparse.ArgumentParser:
         "--allow-names", action="store_true", help="accept provider names instead of 27-character codes (non-conformant)"
     )
     lab.add_argument("--json", action="store_true", help="print the result as one JSON object")
+    kinds = ", ".join(m.name for m in media.registered())
     lab.add_argument(
         "--explicit",
         nargs="?",
         const="default",
         choices=["default", "rhythm", "voice"],
-        help="also add a visible/audible label to the content (text, images; audio: rhythm (default) or voice)",
+        help=f"also add a visible/audible label to the content ({kinds}; audio: rhythm (default) or voice)",
     )
     lab.add_argument(
         "--voice",
         help="audio: your spoken prompt file saying 人工智能生成 (default: the bundled clip)",
     )
-    lab.add_argument("--at", default="start", help="where the explicit label goes: start, end, middle, or a list: start,end")
     lab.add_argument(
-        "--text", dest="wording", help="explicit label text (default 本内容由人工智能生成); needs an AI and a 生成/合成 element"
+        "--at", help="where the explicit label goes: start (default), end, middle, or a list: start,end (not images)"
     )
-    lab.add_argument("--watermark", action="store_true", help="also embed the invisible watermark (text, images, audio)")
+    lab.add_argument("--text", dest="wording", help="explicit label text (it needs an AI and a 生成/合成 element)")
+    lab.add_argument("--watermark", action="store_true", help=f"also embed the invisible watermark ({kinds})")
     lab.add_argument("--key", help="watermark key (default: the public aimark key)")
     lab.add_argument(
-        "--position", default="bottom-right", help="images: where the visible label goes (top-left, top, ..., bottom-right)"
+        "--position", help="images: where the visible label goes (top-left, top, ..., bottom-right (default), center)"
     )
     lab.add_argument("--font", help="images: a TrueType/OpenType font file for label texts the bundled font cannot draw")
 
@@ -111,16 +112,22 @@ def _cmd_label(args: argparse.Namespace) -> int:
         except OSError as exc:
             _err(f"{args.voice}: {exc.strerror}")
             return EXIT_ERROR
+    options: dict[str, object] = {}  # only what was given: a media refuses options it does not take
+    if args.position is not None:
+        options["position"] = args.position
+    if args.font is not None:
+        options["font"] = args.font
+    if args.explicit in ("rhythm", "voice") or voice is not None:
+        options["prompt"] = args.explicit if args.explicit in ("rhythm", "voice") else "voice"
+    if voice is not None:
+        options["voice"] = voice
     content = ContentOptions(
         explicit=args.explicit is not None,
-        prompt="voice" if args.explicit == "voice" else "rhythm",
-        voice=voice,
         at=args.at,
         wording=args.wording,
         watermark=args.watermark,
         key=args.key,
-        position=args.position,
-        font=args.font,
+        options=options,
     )
     result = label_file(
         args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names, content=content
@@ -130,8 +137,7 @@ def _cmd_label(args: argparse.Namespace) -> int:
     else:
         parts = [label.to_inner_json()] if result.metadata else ["(no metadata site)"]
         if result.explicit:
-            where = args.position if result.format in ("jpeg", "png", "webp", "tiff", "gif") else args.at
-            parts.append(f"+ explicit label at {where}")
+            parts.append(f"+ explicit label at {result.placement}")
         if result.watermark:
             parts.append(f"+ watermark {result.watermark}")
         print(f"{result.path}: labeled [{result.format}] " + " ".join(parts))

@@ -6,7 +6,11 @@ Every error carries a stable machine-readable ``code`` and renders as data throu
 
 from __future__ import annotations
 
-from typing import Any
+import struct
+from collections.abc import Callable
+from typing import Any, TypeVar
+
+T = TypeVar("T")
 
 
 class AimarkError(Exception):
@@ -63,10 +67,44 @@ class OutputError(AimarkError):
 
 
 class InputError(AimarkError):
-    """The input cannot be opened (missing, a directory, unreadable)."""
+    """The input cannot be opened (missing, a directory, unreadable), or its content cannot
+    take what was asked (audio too short for the watermark, an image too small)."""
 
     code = "input_error"
 
 
-class LabelWordingWarning(UserWarning):
-    """An explicit label text lacks the AI element or the generation element of SPEC section 1."""
+class InvalidArgument(AimarkError):
+    """An argument is not valid: a watermark key or payload, a placement or position, an
+    explicit label wording, a media option the media does not take."""
+
+    code = "invalid_argument"
+
+
+class EncodeError(AimarkError):
+    """The changed content could not be encoded back into the file's format."""
+
+    code = "encode_error"
+
+
+class MissingDependency(AimarkError):
+    """An optional part of aimark is not installed; ``extra`` names the pip extra that brings it."""
+
+    code = "missing_dependency"
+
+    def __init__(self, message: str, *, extra: str | None = None, path: str | None = None) -> None:
+        super().__init__(message, path=path)
+        self.extra = extra
+
+    def to_dict(self) -> dict[str, Any]:
+        return {**super().to_dict(), "extra": self.extra}
+
+
+def guard(fn: Callable[[], T], what: str) -> T:
+    """Run ``fn``; a parser slip on hostile bytes (a struct, index, value, overflow or Unicode
+    error) becomes a :class:`CorruptFile` naming ``what`` instead of a crash."""
+    try:
+        return fn()
+    except AimarkError:
+        raise
+    except (struct.error, IndexError, ValueError, OverflowError, UnicodeError) as exc:
+        raise CorruptFile(f"malformed {what}: {exc}") from None

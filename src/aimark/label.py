@@ -301,8 +301,9 @@ def looks_like_label(text: str) -> bool:
     return "AIGC" in text.upper() or "ContentProducer" in text or "ProduceID" in text
 
 
-def parse_label_text(text: str | bytes, site: str) -> LabelRecord:
-    """Parse one label as stored at ``site``. Never raises: every deviation is a finding."""
+def parse_label_text(text: str | bytes, site: str, *, max_len: int = MAX_LABEL_TEXT) -> LabelRecord:
+    """Parse one label as stored at ``site`` (at most ``max_len`` characters, the
+    ``Limits.max_label_text`` of the journey). Never raises: every deviation is a finding."""
     findings: list[Finding] = []
     if isinstance(text, bytes):
         try:
@@ -310,8 +311,8 @@ def parse_label_text(text: str | bytes, site: str) -> LabelRecord:
         except UnicodeDecodeError:
             text = text.decode("latin-1")
             findings.append(error("label_encoding", "label bytes are not UTF-8", site))
-    if len(text) > MAX_LABEL_TEXT:
-        findings.append(error("label_too_large", f"label text is {len(text)} characters (limit {MAX_LABEL_TEXT})", site))
+    if len(text) > max_len:
+        findings.append(error("label_too_large", f"label text is {len(text)} characters (limit {max_len})", site))
         return LabelRecord(site, {}, findings, form="unparsed")
     t = text.strip().strip("\x00").strip()
     if _ESCAPED.search(t) and not t.lstrip().startswith('{"'):

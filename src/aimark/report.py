@@ -2,9 +2,11 @@
 
 The JSON shape (``Report.to_dict()``) is a public contract that platforms parse::
 
-    {"path": ..., "format": ..., "verdict": ...,
+    {"path": ..., "format": ..., "media": ..., "verdict": ...,
      "labels": [{"site": ..., "form": ..., "aigc": {...}, "findings": [...]}],
-     "findings": [{"code": ..., "severity": ..., "message": ..., "site": ...}]}
+     "findings": [{"code": ..., "severity": ..., "message": ..., "site": ...}],
+     "explicit": {...}, "watermark": {...},     # when looked for
+     ...}                                       # one key per section a verify check adds
 
 Fields are only ever added, never renamed or removed.
 """
@@ -135,6 +137,15 @@ class Report:
     metadata_site: bool = True  # False for formats with no metadata (plain text): see decide_verdict
     explicit: ExplicitReport | None = None  # present when explicit labels were looked for
     watermark: WatermarkReport | None = None  # present when a watermark was looked for
+    media: str | None = None  # text | image | audio | video, decided per file
+    #: what registered verify checks add, by key (``to_dict()`` gives each its own top-level key)
+    sections: dict[str, Any] = field(default_factory=dict)
+
+    def add_section(self, key: str, value: Any) -> None:
+        """Attach a check's result: a value with ``to_dict()`` or plain JSON data."""
+        if key in _CORE_KEYS:
+            raise ValueError(f"{key!r} is a core report field")
+        self.sections[key] = value
 
     @property
     def verdict(self) -> Verdict:
@@ -151,6 +162,7 @@ class Report:
         out: dict[str, Any] = {
             "path": self.path,
             "format": self.format,
+            "media": self.media,
             "verdict": self.verdict.value,
             "labels": [rec.to_dict() for rec in self.labels],
             "findings": [f.to_dict() for f in self.findings],
@@ -159,7 +171,12 @@ class Report:
             out["explicit"] = self.explicit.to_dict()
         if self.watermark is not None:
             out["watermark"] = self.watermark.to_dict()
+        for key, value in self.sections.items():
+            out[key] = value.to_dict() if hasattr(value, "to_dict") else value
         return out
+
+
+_CORE_KEYS = frozenset({"path", "format", "media", "verdict", "labels", "findings", "explicit", "watermark"})
 
 
 def decide_verdict(report: Report) -> Verdict:

@@ -21,10 +21,11 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import InputError
+from ..containers import DEFAULT_LIMITS, Limits
+from ..media import AXIS_PLACES, parse_places
 from ..report import ExplicitReport
 
-PLACES = ("start", "end", "middle")
+PLACES = AXIS_PLACES
 
 
 @dataclass(frozen=True)
@@ -86,11 +87,7 @@ def _resample(x: np.ndarray, src: int, dst: int) -> np.ndarray:
 
 
 def _places(at: str) -> list[str]:
-    places = [p.strip() for p in at.split(",") if p.strip()]
-    bad = [p for p in places if p not in PLACES]
-    if not places or bad:
-        raise InputError(f"--at must be start, end, middle or a comma list of them, not {at!r}")
-    return list(dict.fromkeys(places))
+    return parse_places(at, PLACES)
 
 
 def insert(
@@ -136,7 +133,7 @@ def _quiet_point(x: np.ndarray, sr: int) -> int:
     return lo + int(np.argmin(energy)) * hop
 
 
-def add_rhythm(samples: np.ndarray, sr: int, at: str = "end", rhythm: Rhythm = DEFAULT_RHYTHM) -> np.ndarray:
+def add_rhythm(samples: np.ndarray, sr: int, at: str = "start", rhythm: Rhythm = DEFAULT_RHYTHM) -> np.ndarray:
     """The content with the rhythm prompt inserted at ``at`` (level relative to its RMS)."""
     level = max(rms_dbfs(samples) + rhythm.level_db, rhythm.floor_dbfs)
     return insert(samples, sr, rhythm_tone(sr, rhythm, level), at)[0]
@@ -208,13 +205,13 @@ def default_voice() -> bytes:
     return files("aimark").joinpath("data/voice/aigc-zh.wav").read_bytes()
 
 
-def load_clip(data: bytes) -> tuple[np.ndarray, int]:
+def load_clip(data: bytes, limits: Limits = DEFAULT_LIMITS) -> tuple[np.ndarray, int]:
     """A spoken prompt from any audio file aimark can decode: (mono float32, rate)."""
     from ..containers import sniff
     from .io import decode
 
     carrier = sniff(data[:512])
-    samples, info = decode(data, carrier.name)
+    samples, info = decode(data, carrier.name, limits)
     return samples.mean(axis=1), info.rate
 
 

@@ -17,11 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
-
-#: decoded samples per channel beyond which aimark refuses (24 h at 48 kHz)
-MAX_SAMPLES = 48000 * 3600 * 24
-MAX_CHANNELS = 64
+from ..containers import DEFAULT_LIMITS, Limits
+from ..errors import CorruptFile, EncodeError, LimitExceeded, UnsupportedFormat
 
 #: carrier name -> (PyAV container format, extension)
 _CONTAINER = {"wav": "wav", "mp3": "mp3", "flac": "flac", "ogg": "ogg", "opus": "ogg", "mp4": "ipod"}
@@ -49,9 +46,13 @@ def _open(data: bytes) -> Any:
         raise CorruptFile(f"cannot open the audio: {exc}") from None
 
 
-def decode(data: bytes, container: str, *, audio_only: bool = False) -> tuple[np.ndarray, AudioInfo]:
-    """All samples of the first audio stream as float32 (frames x channels). ``audio_only``:
-    refuse files with other streams (re-encoding them as audio would drop the video)."""
+def decode(
+    data: bytes, container: str, limits: Limits = DEFAULT_LIMITS, *, audio_only: bool = False
+) -> tuple[np.ndarray, AudioInfo]:
+    """All samples of the first audio stream as float32 (frames x channels), at most
+    ``limits.max_audio_samples`` per channel and ``limits.max_audio_channels`` channels.
+    ``audio_only``: refuse files with other streams (re-encoding them as audio would drop the
+    video)."""
     import av
 
     with _open(data) as f:
@@ -64,8 +65,8 @@ def decode(data: bytes, container: str, *, audio_only: bool = False) -> tuple[np
         ctx = st.codec_context
         if not ctx.sample_rate or not ctx.channels:
             raise CorruptFile("the audio stream declares no sample rate or channels")
-        if ctx.channels > MAX_CHANNELS:
-            raise LimitExceeded(f"{ctx.channels} channels (limit {MAX_CHANNELS})")
+        if ctx.channels > limits.max_audio_channels:
+            raise LimitExceeded(f"{ctx.channels} channels (limit {limits.max_audio_channels})")
         info = AudioInfo(
             container=container,
             codec=ctx.name,
@@ -85,8 +86,8 @@ def decode(data: bytes, container: str, *, audio_only: bool = False) -> tuple[np
                 for out in resampler.resample(frame):
                     a = out.to_ndarray().reshape(-1, info.channels)
                     total += len(a)
-                    if total > MAX_SAMPLES:
-                        raise LimitExceeded(f"more than {MAX_SAMPLES} samples per channel")
+                    if total > limits.max_audio_samples:
+                        raise LimitExceeded(f"more than {limits.max_audio_samples} samples per channel")
                     chunks.append(a)
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray().reshape(-1, info.channels))
@@ -123,7 +124,17 @@ def _pcm_codec(info: AudioInfo) -> tuple[str, str]:
 
 
 def encode(samples: np.ndarray, info: AudioInfo) -> bytes:
-    """Samples (frames x channels, float) written as a file of the same kind as ``info``."""
+    """Samples (frames x channels, float) written as a file of the same kind as ``info``;
+    :class:`~aimark.errors.EncodeError` when the encoder fails."""
+    import av
+
+    try:
+        return _encode(samples, info)
+    except (av.error.FFmpegError, ValueError) as exc:
+        raise EncodeError(f"cannot encode the labeled {info.container} audio: {exc}") from None
+
+
+def _encode(samples: np.ndarray, info: AudioInfo) -> bytes:
     import av
 
     fmt = _CONTAINER.get(info.container)

@@ -32,7 +32,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InvalidArgument
 from ..report import WatermarkReport
 from ..watermark import Key, normalize_key, normalize_payload, union_bound
 from ..watermark.ecc import CODED_BITS, TAG_BITS, check_frame, encode, frame_bits, keyed_rng, viterbi
@@ -116,12 +116,12 @@ def _overlap_add(frames: np.ndarray, n: int, length: int) -> np.ndarray:
 def _as_float(samples: Any) -> tuple[np.ndarray, np.dtype]:
     a = np.asarray(samples)
     if a.ndim not in (1, 2) or a.size == 0:
-        raise InputError("samples must be a non-empty 1-D (mono) or 2-D (samples x channels) array")
+        raise InvalidArgument("samples must be a non-empty 1-D (mono) or 2-D (samples x channels) array")
     if a.dtype.kind == "i":
         scale = float(np.iinfo(a.dtype).max) + 1
         return a.astype(np.float32) / scale, a.dtype
     if a.dtype.kind != "f":
-        raise InputError(f"unsupported sample type {a.dtype}")
+        raise InvalidArgument(f"unsupported sample type {a.dtype}")
     return a.astype(np.float32, copy=False), a.dtype
 
 

@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 from ..errors import CorruptFile, UnsupportedFormat
+from ..label import MAX_LABEL_TEXT
 from ..report import Finding
 
 if TYPE_CHECKING:
@@ -35,7 +36,6 @@ class Limits:
     max_text_chunk: int = 1 << 20  # decompressed PNG zTXt/iTXt and similar
     max_segments: int = 200_000  # chunks / segments / IFD entries walked per file
     max_ifd_entries: int = 4096  # entries in one TIFF IFD
-    max_ifds: int = 64  # IFDs followed in one TIFF chain
     max_text_document: int = 64 << 20  # a .txt/.md/.html file is decoded whole: 64 MiB at most
     max_front_matter: int = 64 << 10  # YAML front matter of a Markdown file
     max_zip_entries: int = 20_000  # entries in an OOXML zip
@@ -43,10 +43,15 @@ class Limits:
     max_zip_ratio: int = 200  # decompressed/compressed ratio beyond which a part is a bomb
     max_pdf_tail: int = 1 << 20  # bytes from the end of a PDF searched for startxref/trailer
     max_pdf_sections: int = 256  # incremental-update sections followed through /Prev
+    max_pdf_stream: int = 64 << 20  # one PDF stream (xref or object stream), raw or inflated
+    max_pdf_depth: int = 32  # nesting of PDF arrays and dictionaries
     max_id3_tag: int = 64 << 20  # an ID3v2 tag (cover art included)
     max_comment_block: int = 64 << 20  # a FLAC/Ogg comment header or an MP4 moov box
     max_audio_file: int = 2 << 30  # a FLAC/Ogg file rewritten in memory by mutagen
     max_pixels: int = 120_000_000  # decoded image size (width x height) for explicit labels and watermarks
+    max_audio_samples: int = 48000 * 3600 * 24  # decoded samples per channel (24 h at 48 kHz)
+    max_audio_channels: int = 64
+    max_label_text: int = MAX_LABEL_TEXT  # one label's text at one site, before parsing
 
 
 DEFAULT_LIMITS = Limits()
@@ -87,10 +92,17 @@ class Carrier:
     read: Callable[[Buffer, Limits], ReadResult]
     write: Callable[[Buffer, AIGCLabel, Limits], list[Piece]]
     media: str = "image"  # which media package handles explicit labels and watermarks
+    #: the media of one file when the format holds several (an MP4 is video or audio): a
+    #: bounded look at the structure, never a decode; None: always ``media``
+    media_of: Callable[[Buffer, Limits], str] | None = None
     #: the format's text for explicit-label and watermark detection (text documents only)
     text: Callable[[Buffer, Limits], str] | None = None
     metadata: bool = True  # False: the format has no metadata site (plain text)
     ext_hint: bool = False  # content alone cannot tell it from a sibling: the extension decides ties
+
+    def media_for(self, buf: Buffer, limits: Limits) -> str:
+        """The media of the file in ``buf``: ``media``, or what ``media_of`` finds."""
+        return self.media_of(buf, limits) if self.media_of is not None else self.media
 
 
 _REGISTRY: dict[str, Carrier] = {}
@@ -124,21 +136,28 @@ EXT_BONUS = 40
 
 
 def sniff(head: bytes, ext: str | None = None) -> Carrier:
-    """The best carrier for a file starting with ``head``, by content. The extension only
-    decides between text formats that content cannot tell apart (.txt vs .md)."""
+    """The best carrier for a file starting with ``head``, by content.
+
+    The highest score wins. The extension adds :data:`EXT_BONUS` only to ``ext_hint`` carriers
+    (text formats that content cannot tell apart: .txt vs .md). Equal scores are decided by a
+    fixed rule, never by registration order: a carrier that lists the file's extension first,
+    then the carrier name in alphabetical order.
+    """
     if not head:
         raise CorruptFile("empty file")
-    best: tuple[int, Carrier] | None = None
     ext = ext.lower() if ext else None
+    ranked: list[tuple[int, bool, str, Carrier]] = []
     for carrier in _REGISTRY.values():
         score = carrier.sniff(head)
-        if score > 0 and carrier.ext_hint and ext in carrier.extensions:
+        if score <= 0:
+            continue
+        named = ext in carrier.extensions
+        if carrier.ext_hint and named:
             score += EXT_BONUS
-        if score > 0 and (best is None or score > best[0]):
-            best = (score, carrier)
-    if best is None:
+        ranked.append((-score, not named, carrier.name, carrier))
+    if not ranked:
         raise UnsupportedFormat("not a format aimark knows (sniffed by content)")
-    return best[1]
+    return min(ranked, key=lambda r: r[:3])[3]
 
 
 # -- small byte helpers shared by the walkers -------------------------------------------------

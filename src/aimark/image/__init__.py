@@ -1,5 +1,10 @@
 """Images: the visible label (:mod:`.explicit`), the blind watermark (:mod:`.watermark`), and the
-two journey steps for image files (:func:`apply` when labeling, :func:`inspect` when verifying).
+two verbs of the media interface (:mod:`aimark.media`): :func:`apply` when labeling,
+:func:`inspect` when verifying.
+
+Image options (``ContentOptions.options``): ``position`` (a corner, an edge or ``center``;
+default ``bottom-right``), ``font`` (a font file for texts the bundled font cannot draw) and
+``style`` (``plate`` or ``outline``). An image has no start/end: ``at`` is refused.
 
 Changing pixels means re-encoding. :func:`apply` keeps the input's format and carries over what
 the file held besides pixels:
@@ -30,8 +35,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..containers import Buffer, Carrier, Limits, riff
-from ..errors import CorruptFile, InputError, LimitExceeded, UnsupportedFormat
-from ..report import WatermarkReport
+from ..errors import CorruptFile, EncodeError, InvalidArgument, LimitExceeded, UnsupportedFormat
+from ..media import ContentStep, Probe
+from ..report import ExplicitReport, WatermarkReport
 from ..watermark import Key
 from . import explicit, watermark
 
@@ -58,10 +64,8 @@ class ImageStep:
 
 def open_image(buf: Buffer, limits: Limits) -> Any:
     """Decode the (first) image of ``buf`` with Pillow, bounded by ``limits.max_pixels``."""
-    try:
-        from PIL import Image
-    except ImportError:  # pragma: no cover
-        raise UnsupportedFormat("image labels and watermarks need the image extra: pip install 'aimark[image]'") from None
+    from PIL import Image
+
     try:
         im = Image.open(io.BytesIO(bytes(buf)))
     except Exception as exc:
@@ -78,8 +82,30 @@ def open_image(buf: Buffer, limits: Limits) -> Any:
     return im
 
 
-def apply(carrier: Carrier, buf: Buffer, step: ImageStep, limits: Limits) -> bytes:
+def image_step(step: ContentStep) -> ImageStep:
+    """The media interface's step for an image, its options checked."""
+    opts = step.options
+    position, style, font = opts.get("position"), opts.get("style"), opts.get("font")
+    if position not in explicit.POSITIONS:
+        raise InvalidArgument(f"position is one of {', '.join(explicit.POSITIONS)}; got {position!r}")
+    if style not in explicit.STYLES:
+        raise InvalidArgument(f"style is one of {', '.join(explicit.STYLES)}; got {style!r}")
+    if font is not None and not isinstance(font, str):
+        raise InvalidArgument("font is the path of a TrueType/OpenType file")
+    return ImageStep(
+        explicit=step.explicit,
+        text=step.wording or _DEFAULT_TEXT,
+        position=position,
+        font=font,
+        style=style,
+        payload=step.payload,
+        key=step.key,
+    )
+
+
+def apply(carrier: Carrier, buf: Buffer, content: ContentStep, limits: Limits) -> bytes:
     """The image with the visible label and/or watermark, re-encoded in its own format."""
+    step = image_step(content)
     if carrier.name not in FORMATS:
         raise UnsupportedFormat(f"explicit labels and watermarks are not implemented for {carrier.name}")
     im = open_image(buf, limits)
@@ -157,16 +183,35 @@ def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes
     try:
         im.save(out, fmt, **kw)
     except (OSError, ValueError) as exc:
-        raise InputError(f"cannot encode the labeled image as {fmt}: {exc}") from None
+        raise EncodeError(f"cannot encode the labeled image as {fmt}: {exc}") from None
     return out.getvalue()
 
 
-def inspect(buf: Buffer, limits: Limits, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
-    """Detect the watermark in an image file (first frame)."""
+def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tuple[ExplicitReport | None, WatermarkReport | None]:
+    """The watermark of an image file (first frame). The visible label is not looked for yet
+    (``None``): that needs text recognition."""
+    if not probe.watermark:
+        return None, None
+    return None, detect_watermark(buf, limits, key=probe.key, expected=probe.expected)
+
+
+def detect_watermark(buf: Buffer, limits: Limits, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
+    """Detect the watermark in the first frame of an image file."""
     im = open_image(buf, limits)
     if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16L", "I;16B"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     return watermark.detect(im, key, expected=expected)
 
 
-__all__ = ["FORMATS", "ImageStep", "apply", "encode_like", "explicit", "inspect", "open_image", "watermark"]
+__all__ = [
+    "FORMATS",
+    "ImageStep",
+    "apply",
+    "detect_watermark",
+    "encode_like",
+    "explicit",
+    "image_step",
+    "inspect",
+    "open_image",
+    "watermark",
+]

@@ -21,7 +21,6 @@ stored one, so it appears upright in viewers while the EXIF orientation tag stay
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -29,8 +28,8 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError, InvalidLabel, LabelWordingWarning
-from ..text.explicit import missing_elements
+from ..errors import InputError, InvalidArgument
+from ..media import check_wording
 
 DEFAULT_TEXT = "AI生成"
 DEFAULT_HEIGHT = 0.05
@@ -83,7 +82,7 @@ def _font(path: str | None, size: int) -> Any:
     try:
         return ImageFont.truetype(path or default_font_path(), size)
     except OSError as e:
-        raise InputError(f"cannot load font {path or FONT_FILE!r}: {e}") from None
+        raise InvalidArgument(f"cannot load font {path or FONT_FILE!r}: {e}") from None
 
 
 @lru_cache(maxsize=8)
@@ -111,7 +110,7 @@ def _ink(text: str, font: Any, stroke: int) -> tuple[np.ndarray, tuple[int, int,
     rows = np.flatnonzero(a.max(axis=1) >= 192)  # ink: pixels at least 75% covered by a glyph
     cols = np.flatnonzero(a.max(axis=0) >= 192)
     if rows.size == 0:
-        raise InputError(f"the font draws nothing for {text!r}")
+        raise InvalidArgument(f"the font draws nothing for {text!r}")
     return a, (int(cols[0]), int(rows[0]), int(cols[-1]) + 1, int(rows[-1]) + 1)
 
 
@@ -126,14 +125,14 @@ def plan(
 ) -> LabelPlan:
     """Lay out a label on an image of displayed ``size`` (width, height)."""
     if position not in POSITIONS:
-        raise InvalidLabel(f"position is one of {', '.join(POSITIONS)}; got {position!r}")
+        raise InvalidArgument(f"position is one of {', '.join(POSITIONS)}; got {position!r}")
     if style not in STYLES:
-        raise InvalidLabel(f"style is one of {', '.join(STYLES)}; got {style!r}")
+        raise InvalidArgument(f"style is one of {', '.join(STYLES)}; got {style!r}")
     if not 0.05 <= height <= 0.5:
-        raise InvalidLabel("label height is a fraction of the shortest side in [0.05, 0.5] (SPEC: at least 5%)")
+        raise InvalidArgument("label height is a fraction of the shortest side in [0.05, 0.5] (SPEC: at least 5%)")
     text = text.strip()
     if not text or "\n" in text or len(text) > 100:
-        raise InvalidLabel("an image label text is one line of 1..100 characters")
+        raise InvalidArgument("an image label text is one line of 1..100 characters")
     w, h = size
     short = min(w, h)
     target = math.ceil(height * short)
@@ -154,7 +153,7 @@ def plan(
     pad = max(1, round(0.3 * text_h)) if style == "plate" else stroke
     box_w, box_h = text_w + 2 * pad, text_h + 2 * pad
     if box_w > w or box_h > h:
-        raise InvalidLabel(f"the label {text!r} at {text_h} px does not fit a {w}x{h} image; use a shorter text")
+        raise InvalidArgument(f"the label {text!r} at {text_h} px does not fit a {w}x{h} image; use a shorter text")
     margin = max(1, round(0.02 * short))
     if box_w + 2 * margin > w or box_h + 2 * margin > h:
         margin = 0
@@ -191,22 +190,20 @@ def add_label(
 ) -> Any:
     """Draw the visible label on a PIL image; returns a new image of the same mode and size.
 
-    Warns (:class:`LabelWordingWarning`) when ``text`` lacks the AI element or the generation
-    element of SPEC section 1, and raises :class:`InputError` when the bundled font has no glyph
-    for a character (pass ``font=``).
+    Raises :class:`~aimark.errors.InvalidArgument` when ``text`` lacks the AI element or the
+    generation element of SPEC section 1 (the same rule as for every media,
+    :func:`aimark.media.check_wording`) and when the bundled font has no glyph for a character
+    (pass ``font=``).
     """
     from PIL import Image
 
     if not isinstance(image, Image.Image):
-        raise InputError("add_label takes a PIL.Image.Image")
-    missing = missing_elements(text)
-    if missing:
-        msg = f"label text {text!r} lacks the {' and the '.join(missing)} (SPEC section 1)"
-        warnings.warn(msg, LabelWordingWarning, stacklevel=2)
+        raise InvalidArgument("add_label takes a PIL.Image.Image")
+    text = check_wording(text)
     if font is None:
         lacking = _missing_glyphs(text, None)
         if lacking:
-            raise InputError(f"the bundled font has no glyph for {''.join(lacking)!r}; pass font= with a font that has")
+            raise InvalidArgument(f"the bundled font has no glyph for {''.join(lacking)!r}; pass font= with a font that has")
     orient = _orientation(image)
     w, h = image.size
     disp = (h, w) if orient in (5, 6, 7, 8) else (w, h)

@@ -35,7 +35,7 @@ from typing import Any
 
 import numpy as np
 
-from ..errors import InputError
+from ..errors import InputError, InvalidArgument
 from ..report import WatermarkReport
 from ..watermark import Key, ecc, normalize_key, union_bound
 
@@ -117,14 +117,14 @@ def _as_array(image: Any) -> tuple[np.ndarray, Any]:
         raise InputError(f"cannot watermark a {mode!r} image: convert it to RGB or L first")
     if isinstance(image, np.ndarray):
         return image, lambda a: a
-    raise InputError("an image must be a PIL.Image.Image or a NumPy array")
+    raise InvalidArgument("an image must be a PIL.Image.Image or a NumPy array")
 
 
 def _check_shape(arr: np.ndarray) -> None:
     if arr.ndim not in (2, 3) or (arr.ndim == 3 and arr.shape[2] not in (1, 2, 3, 4)):
-        raise InputError(f"an image array is (H, W) or (H, W, C) with C in 1..4, not {arr.shape}")
+        raise InvalidArgument(f"an image array is (H, W) or (H, W, C) with C in 1..4, not {arr.shape}")
     if arr.dtype not in (np.uint8, np.uint16):
-        raise InputError(f"an image array is uint8 or uint16, not {arr.dtype}")
+        raise InvalidArgument(f"an image array is uint8 or uint16, not {arr.dtype}")
     if min(arr.shape[:2]) < MIN_SIDE:
         raise InputError(f"an image smaller than {MIN_SIDE} pixels on a side is too small to watermark")
 
@@ -157,7 +157,7 @@ def embed(image: Any, payload: bytes | int | str, key: Key = None, *, strength: 
     arr, back = _as_array(image)
     _check_shape(arr)
     if not 0 < strength <= 20:
-        raise InputError("watermark strength is an RMS luma change in (0, 20]")
+        raise InvalidArgument("watermark strength is an RMS luma change in (0, 20]")
     tile = tile_for(payload, key)
     h, w = arr.shape[:2]
     y = _luma(arr)

@@ -1,5 +1,6 @@
-"""Text and documents: explicit labels, the invisible text watermark, and the two journey
-steps for text documents (:func:`apply` when labeling, :func:`inspect` when verifying).
+"""Text and documents: explicit labels, the invisible text watermark, and the two verbs of
+the media interface (:mod:`aimark.media`): :func:`apply` when labeling, :func:`inspect` when
+verifying. Text takes no options of its own.
 
 What each format supports:
 
@@ -23,7 +24,8 @@ from dataclasses import dataclass
 
 from ..containers import Buffer, Carrier, Limits, ooxml, ziparchive
 from ..containers.textdoc import check_round_trip, decode_document
-from ..errors import InvalidLabel, UnsupportedFormat
+from ..errors import UnsupportedFormat
+from ..media import ContentStep, Probe, parse_places
 from ..report import ExplicitReport, WatermarkReport
 from ..watermark import Key
 from . import explicit, watermark
@@ -43,8 +45,14 @@ class TextStep:
     every: int = watermark.DEFAULT_EVERY
 
 
-def apply(carrier: Carrier, buf: Buffer, step: TextStep, limits: Limits) -> bytes:
+def apply(carrier: Carrier, buf: Buffer, content: ContentStep, limits: Limits) -> bytes:
     """The document with the explicit label and/or watermark added (metadata comes after)."""
+    step = TextStep(
+        explicit_at=content.at if content.explicit else None,
+        wording=content.wording or explicit.DEFAULT_TEXT,
+        payload=content.payload,
+        key=content.key,
+    )
     if carrier.name in ("txt", "markdown", "html"):
         text, codec = decode_document(buf, limits)
         check_round_trip(buf, text, codec)
@@ -79,9 +87,7 @@ def _docx_explicit(xml: str, at: str, wording: str) -> str:
         raise UnsupportedFormat("word/document.xml does not declare the WordprocessingML namespace with a prefix")
     w = m.group(1)
     para = f'<{w}:p><{w}:r><{w}:t xml:space="preserve">{_html.escape(wording, quote=False)}</{w}:t></{w}:r></{w}:p>'
-    wanted = [a.strip() for a in at.split(",")]
-    if any(a not in ("start", "end") for a in wanted):
-        raise InvalidLabel("a DOCX explicit label goes at the start and/or the end")
+    wanted = parse_places(at, ("start", "end"))
     body = re.search(rf"<{w}:body\b[^>]*>", xml)
     close = xml.rfind(f"</{w}:body>")
     if not body or close < 0:
@@ -111,24 +117,20 @@ def _docx_watermark(xml: str, step: TextStep) -> str:
     return "".join(out)
 
 
-def inspect(
-    carrier: Carrier,
-    buf: Buffer,
-    limits: Limits,
-    *,
-    key: Key = None,
-    expected: bytes | None = None,
-    detect_watermark: bool = True,
-    text: str | None = None,
-) -> tuple[ExplicitReport, WatermarkReport | None]:
-    """Look for the explicit label and (optionally) the watermark in a text document
-    (``text``: its text when the container reader already decoded it)."""
+def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tuple[ExplicitReport | None, WatermarkReport | None]:
+    """The explicit label and the watermark of a text document, as ``probe`` asks. Its text is
+    the one the container reader decoded, else the carrier's; a format without readable text
+    (PDF) gives ``(None, None)``."""
+    if not (probe.explicit or probe.watermark):
+        return None, None
+    text = probe.read.text if probe.read is not None else None
     if text is None:
-        assert carrier.text is not None
+        if carrier.text is None:
+            return None, None
         text = carrier.text(buf, limits)
     fmt = FORMATS.get(carrier.name, "plain")
-    found = explicit.find_label(text, fmt)
-    wm = watermark.detect(text, key, expected=expected) if detect_watermark else None
+    found = explicit.find_label(text, fmt) if probe.explicit else None
+    wm = watermark.detect(text, probe.key, expected=probe.expected) if probe.watermark else None
     return found, wm
 
 

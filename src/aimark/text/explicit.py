@@ -23,7 +23,8 @@ import re
 from collections.abc import AsyncIterable, AsyncIterator, Iterable, Iterator, Sequence
 from typing import Literal
 
-from ..errors import InvalidLabel
+from ..errors import InvalidArgument
+from ..media import AI_ELEMENT, GEN_ELEMENT, check_wording, missing_elements, parse_places
 from ..report import ExplicitReport
 from .markup import TextFormat, fenced_blocks, front_matter_span, inside, merge, protected_spans, visible_text
 
@@ -32,41 +33,12 @@ POSITIONS: tuple[str, ...] = ("start", "end", "middle")
 DEFAULT_TEXT = "本内容由人工智能生成"
 HTML_CLASS = "aigc-label"
 
-_AI = r"(?:人工智能|(?<![A-Za-z])(?:AI|ＡＩ)(?![A-Za-z]))"
-_GEN = r"(?:生成|合成)"
-_PHRASE = re.compile(rf"{_AI}[^\n]{{0,24}}?{_GEN}|{_GEN}[^\n]{{0,12}}?{_AI}")
-_AI_ONLY = re.compile(_AI)
-_GEN_ONLY = re.compile(_GEN)
+_PHRASE = re.compile(rf"{AI_ELEMENT}[^\n]{{0,24}}?{GEN_ELEMENT}|{GEN_ELEMENT}[^\n]{{0,12}}?{AI_ELEMENT}")
 _INVISIBLE = re.compile("[\ufe00-\ufe0f\U000e0100-\U000e01ef\u200b-\u200d\u2060\ufeff]")
 
 
-def missing_elements(wording: str) -> list[str]:
-    """Which of the two required elements ``wording`` lacks: "AI" and/or "generation"."""
-    out = []
-    if not _AI_ONLY.search(wording):
-        out.append('AI element ("人工智能" or "AI")')
-    if not _GEN_ONLY.search(wording):
-        out.append('generation element ("生成" or "合成")')
-    return out
-
-
-def check_wording(wording: str) -> str:
-    """Return ``wording`` if it holds both elements, else raise :class:`InvalidLabel`."""
-    if not wording or not wording.strip():
-        raise InvalidLabel("an explicit label text cannot be empty")
-    if "\n" in wording.strip() or len(wording) > 200:
-        raise InvalidLabel("an explicit label text is one line of at most 200 characters")
-    missing = missing_elements(wording)
-    if missing:
-        raise InvalidLabel(f"explicit label text {wording!r} lacks the {' and the '.join(missing)} (SPEC section 1)")
-    return wording.strip()
-
-
 def _positions(at: str | Sequence[str]) -> list[str]:
-    items = [a.strip() for a in at.split(",")] if isinstance(at, str) else list(at)
-    if not items or any(a not in POSITIONS for a in items):
-        raise InvalidLabel(f"positions are {', '.join(POSITIONS)}; got {at!r}")
-    return list(dict.fromkeys(items))
+    return parse_places(at, POSITIONS)
 
 
 def render(wording: str, fmt: TextFormat) -> str:
@@ -149,7 +121,7 @@ def add_label(
     wording: str = DEFAULT_TEXT,
 ) -> str:
     """``text`` with the explicit label at each position in ``at`` ("start", "end", "middle",
-    or several, e.g. ``"start,end"``). Raises :class:`InvalidLabel` for a wording without both
+    or several, e.g. ``"start,end"``). Raises :class:`~aimark.errors.InvalidArgument` for a wording without both
     elements or a middle position that does not exist (a text with no paragraph break)."""
     wording = check_wording(wording)
     label = render(wording, fmt)
@@ -177,7 +149,7 @@ def add_label(
         else:
             i_mid = _middle(text, fmt)
             if i_mid is None:
-                raise InvalidLabel("no place for a middle label (the text has no paragraph break outside code and tables)")
+                raise InvalidArgument("no place for a middle label (the text has no paragraph break outside code and tables)")
             edits.append((i_mid, label + nl if fmt == "html" else label + nl + nl))
     out: list[str] = []
     prev = 0
@@ -238,7 +210,7 @@ class _FenceTracker:
 def _stream_parts(at: str | Sequence[str], fmt: TextFormat, wording: str) -> tuple[str, str | None, bool]:
     wanted = _positions(at)
     if "middle" in wanted:
-        raise InvalidLabel("a stream can be labeled at the start and/or the end, not the middle")
+        raise InvalidArgument("a stream can be labeled at the start and/or the end, not the middle")
     label = render(check_wording(wording), fmt)
     prefix = label + ("\n" if fmt == "html" else "\n\n") if "start" in wanted else ""
     return prefix, label if "end" in wanted else None, fmt == "markdown"

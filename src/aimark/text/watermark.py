@@ -31,7 +31,7 @@ import re
 from collections import Counter
 from dataclasses import dataclass
 
-from ..errors import InvalidLabel
+from ..errors import InvalidArgument
 from ..report import WatermarkReport
 from ..watermark import Key, keyed_bytes, normalize_payload, union_bound
 from .markup import TextFormat, inside, merge, protected_spans
@@ -104,7 +104,7 @@ def embed(
     :func:`detect` when that matters.
     """
     if every < 20:
-        raise InvalidLabel("every must be >= 20 characters")
+        raise InvalidArgument("every must be >= 20 characters")
     run = make_run(payload, key)
     text = strip(text)
     cands = candidates(text, fmt)

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 from typing import TYPE_CHECKING
 
-from ..errors import InvalidLabel
+from ..errors import InvalidArgument
 
 if TYPE_CHECKING:
     from ..label import AIGCLabel
@@ -35,7 +35,7 @@ def normalize_key(key: Key) -> bytes:
     if isinstance(key, str):
         key = key.encode("utf-8")
     if not isinstance(key, (bytes, bytearray)) or not key:
-        raise InvalidLabel("a watermark key must be a non-empty str or bytes")
+        raise InvalidArgument("a watermark key must be a non-empty str or bytes")
     return bytes(key)
 
 
@@ -50,15 +50,15 @@ def normalize_payload(payload: bytes | int | str) -> bytes:
     """The 8 payload bytes from bytes, a non-negative int < 2**64, or 16 hex digits."""
     if isinstance(payload, int):
         if not 0 <= payload < 1 << 64:
-            raise InvalidLabel("an integer payload must be in [0, 2**64)")
+            raise InvalidArgument("an integer payload must be in [0, 2**64)")
         return payload.to_bytes(PAYLOAD_BYTES, "big")
     if isinstance(payload, str):
         try:
             payload = bytes.fromhex(payload)
         except ValueError:
-            raise InvalidLabel("a text payload must be 16 hex digits") from None
+            raise InvalidArgument("a text payload must be 16 hex digits") from None
     if not isinstance(payload, (bytes, bytearray)) or len(payload) != PAYLOAD_BYTES:
-        raise InvalidLabel(f"a payload is {PAYLOAD_BYTES} bytes (64 bits)")
+        raise InvalidArgument(f"a payload is {PAYLOAD_BYTES} bytes (64 bits)")
     return bytes(payload)
 
 
