@@ -46,6 +46,12 @@ def _open(data: bytes) -> Any:
         raise CorruptFile(f"cannot open the audio: {exc}") from None
 
 
+def _cover_art(stream: Any) -> bool:
+    """Whether a video stream is only an attached picture (album art), not a video."""
+    disp = stream.disposition
+    return bool(disp & type(disp).attached_pic)
+
+
 def decode(
     data: bytes, container: str, limits: Limits = DEFAULT_LIMITS, *, audio_only: bool = False
 ) -> tuple[np.ndarray, AudioInfo]:
@@ -59,7 +65,7 @@ def decode(
         streams = [s for s in f.streams if s.type == "audio"]
         if not streams:
             raise UnsupportedFormat("no audio stream")
-        if audio_only and any(s.type == "video" and not s.disposition.attached_pic for s in f.streams):
+        if audio_only and any(s.type == "video" and not _cover_art(s) for s in f.streams):
             raise UnsupportedFormat("a video file: audible prompts and watermarks are for audio files (metadata only here)")
         st = streams[0]
         ctx = st.codec_context

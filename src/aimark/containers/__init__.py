@@ -20,6 +20,7 @@ from .base import (
     sniff,
     sniff_buffer,
     splice,
+    unregister,
 )
 
 __all__ = [
@@ -36,4 +37,5 @@ __all__ = [
     "sniff",
     "sniff_buffer",
     "splice",
+    "unregister",
 ]

@@ -115,6 +115,11 @@ def register(carrier: Carrier) -> Carrier:
     return carrier
 
 
+def unregister(name: str) -> None:
+    """Remove a carrier (plug-ins and tests)."""
+    _REGISTRY.pop(name, None)
+
+
 def carriers() -> Sequence[Carrier]:
     return tuple(_REGISTRY.values())
 

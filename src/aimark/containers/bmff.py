@@ -20,11 +20,12 @@ Fragmented files (``mvex``) whose moov would move data are refused. Media data i
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
 from ..label import AIGCLabel
-from ..report import error
+from ..report import error, warning
 from . import xmp
 from .base import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece, RawLabel, ReadResult, register, splice, u32be
 
@@ -153,8 +154,25 @@ def _read_moov(buf: Buffer, moov: Box, res: ReadResult, limits: Limits) -> None:
             for sub in boxes(buf, child.data, child.end, limits):
                 if sub.type == b"meta":
                     _read_meta(buf, sub, "mp4:moov/udta/meta", res, limits)
-        elif child.type == b"trak" and res.format != "mp4" and b"vide" in _track_handlers(buf, child, limits):
-            res.format = "mp4"
+    if _has_video(buf, moov, limits):
+        res.format = "mp4"
+
+
+def _has_video(buf: Buffer, moov: Box, limits: Limits) -> bool:
+    """Whether a track of ``moov`` has the ``vide`` handler."""
+    return any(c.type == b"trak" and b"vide" in _track_handlers(buf, c, limits) for c in boxes(buf, moov.data, moov.end, limits))
+
+
+def media_of(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> str:
+    """``video`` when a track has the ``vide`` handler, else ``audio`` (the moov is walked,
+    nothing is decoded)."""
+    for box in top_level(buf, limits):
+        if box.type == b"moov":
+            if box.end - box.start > limits.max_comment_block:
+                raise LimitExceeded(f"moov box of {box.end - box.start} bytes")
+            if _has_video(buf, box, limits):
+                return "video"
+    return "audio"
 
 
 def _track_handlers(buf: Buffer, trak: Box, limits: Limits) -> set[bytes]:
@@ -337,6 +355,8 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
 
 def sniff(head: bytes) -> int:
     if len(head) >= 12 and head[4:8] == b"ftyp":
+        if image_brand(head) is not None:
+            return 0
         brand = head[8:12]
         return 100 if brand in (b"M4A ", b"M4B ", b"M4P ") else 80
     if len(head) >= 8 and head[4:8] in (b"moov", b"wide", b"mdat") and u32be(head, 0) >= 8:
@@ -353,5 +373,64 @@ MP4 = register(
         read=read,
         write=write,
         media="audio",
+        media_of=media_of,
+    )
+)
+
+
+# -- HEIF / AVIF images ------------------------------------------------------------------------
+# Still images in ISO-BMFF (an item in ``meta``, no ``moov``): recognised by their brands so
+# they are never taken for MP4. Their label site (an XMP item) is not read or written yet.
+_AVIF_BRANDS = {b"avif", b"avis"}
+_HEIF_BRANDS = {b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"hevm", b"hevs", b"mif1", b"msf1", b"mif2"}
+
+
+def image_brand(head: bytes) -> str | None:
+    """``avif`` or ``heif`` when the ``ftyp`` box names an image brand (major or compatible
+    brand: an AVIF often has major brand ``mif1``), else None."""
+    if len(head) < 16 or head[4:8] != b"ftyp":
+        return None
+    size = min(u32be(head, 0), len(head))
+    brands = {head[8:12]} | {head[i : i + 4] for i in range(16, size - 3, 4)}
+    if brands & _AVIF_BRANDS:
+        return "avif"
+    if head[8:12] in _HEIF_BRANDS or (brands & _HEIF_BRANDS and head[8:12] not in (b"isom", b"mp41", b"mp42", b"qt  ")):
+        return "heif"
+    return None
+
+
+def _read_image(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    name = image_brand(bytes(buf[:64])) or "heif"
+    msg = f"aimark does not read {name.upper()} metadata yet: a label in this file would not be seen"
+    return ReadResult(findings=[warning("format_not_read", msg, name)], complete=False, format=name)
+
+
+def _write_image(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
+    name = image_brand(bytes(buf[:64])) or "heif"
+    raise UnsupportedFormat(f"writing the label into {name.upper()} images is not supported yet")
+
+
+def _image_sniffer(kind: str) -> Callable[[bytes], int]:
+    return lambda head: 100 if image_brand(head) == kind else 0
+
+
+HEIF = register(
+    Carrier(
+        name="heif",
+        mime="image/heif",
+        extensions=(".heic", ".heif", ".hif"),
+        sniff=_image_sniffer("heif"),
+        read=_read_image,
+        write=_write_image,
+    )
+)
+AVIF = register(
+    Carrier(
+        name="avif",
+        mime="image/avif",
+        extensions=(".avif",),
+        sniff=_image_sniffer("avif"),
+        read=_read_image,
+        write=_write_image,
     )
 )
