@@ -26,6 +26,8 @@ if TYPE_CHECKING:
 #: The input: ``bytes`` or a read-only ``mmap`` (both support slicing, find and struct).
 Buffer = bytes | bytearray | memoryview | mmap.mmap
 Piece = bytes | memoryview
+#: One change to the input for :func:`splice`: (start, end, replacement)
+Edit = tuple[int, int, bytes]
 
 
 @dataclass(frozen=True)
@@ -192,7 +194,7 @@ def decode_text(data: bytes) -> str:
         return data.decode("latin-1")
 
 
-def splice(buf: Buffer, edits: Sequence[tuple[int, int, bytes]]) -> list[Piece]:
+def splice(buf: Buffer, edits: Sequence[Edit]) -> list[Piece]:
     """Pieces of ``buf`` with each ``(start, end, replacement)`` applied.
 
     Edits must not overlap; an insertion is ``(pos, pos, data)``, a deletion ``(a, b, b"")``.

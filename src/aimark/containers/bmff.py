@@ -46,14 +46,12 @@ class Box:
         return self.end - self.data
 
 
-def boxes(buf: Buffer, start: int, end: int, limits: Limits, count: list[int] | None = None) -> list[Box]:
+def boxes(buf: Buffer, start: int, end: int, limits: Limits) -> list[Box]:
     """The boxes laid end to end in ``buf[start:end]``; raises CorruptFile on a bad size."""
     out: list[Box] = []
-    count = count if count is not None else [0]
     pos = start
     while pos + 8 <= end:
-        count[0] += 1
-        if count[0] > limits.max_segments:
+        if len(out) >= limits.max_segments:
             raise LimitExceeded(f"more than {limits.max_segments} boxes")
         size = u32be(buf, pos)
         btype = bytes(buf[pos + 4 : pos + 8])

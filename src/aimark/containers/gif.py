@@ -7,6 +7,7 @@ file is marked GIF89a, the version that defines extensions. Image data is copied
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
@@ -17,6 +18,7 @@ from .base import (
     DEFAULT_LIMITS,
     Buffer,
     Carrier,
+    Edit,
     Limits,
     Piece,
     RawLabel,
@@ -81,14 +83,10 @@ def walk(buf: Buffer, limits: Limits) -> tuple[list[Block], bool, str]:
                 label = buf[pos + 1]
                 body = pos + 2
                 if label == 0xFF and pos + 3 <= n and buf[pos + 2] == 11:
+                    # an application extension: its data starts after the 11-byte app id (XMP
+                    # data is raw bytes, but its magic trailer lands the sub-block walk on the
+                    # terminator whatever the packet holds)
                     body = pos + 3 + 11
-                    if bytes(buf[pos + 3 : body]) == XMP_APP_ID:
-                        # XMP data is raw bytes; the magic trailer makes the sub-block walk land
-                        # on the terminator whatever the packet holds
-                        end = _skip_subblocks(buf, body)
-                        blocks.append(Block(kind, label, pos, end, body))
-                        pos = end
-                        continue
                 end = _skip_subblocks(buf, body)
                 blocks.append(Block(kind, label, pos, end, body))
                 pos = end
@@ -168,19 +166,15 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     blocks, complete, problem = walk(buf, limits)
     if not complete:
         raise CorruptFile(f"cannot label a broken GIF: {problem}")
-    editor = xmp.PacketEditor(label.to_inner_json(), limits)
-    edits: list[tuple[int, int, bytes]] = []
-    for b in blocks:
-        if _is_xmp(buf, b):
-            new = editor.edit(_xmp_packet(buf, b, limits))
-            if new is not None:
-                edits.append((b.start, b.end, xmp_extension(new)))
-        elif b.kind == 0x21 and b.label == 0xFE and looks_like_label(_comment(buf, b, limits)):
-            edits.append((b.start, b.end, b""))
-    new = editor.missing()
-    if new is not None:
-        at = _header_end(buf)
-        edits.append((at, at, xmp_extension(new)))
+
+    def sites() -> Iterator[xmp.PacketSite | list[Edit]]:
+        for b in blocks:
+            if _is_xmp(buf, b):
+                yield xmp.PacketSite(b.start, b.end, _xmp_packet(buf, b, limits))
+            elif b.kind == 0x21 and b.label == 0xFE and looks_like_label(_comment(buf, b, limits)):
+                yield [(b.start, b.end, b"")]
+
+    edits = xmp.site_edits(sites(), label.to_inner_json(), limits, wrap=xmp_extension, insert_at=lambda: _header_end(buf))
     if bytes(buf[:6]) == b"GIF87a":
         edits.append((0, 6, b"GIF89a"))
     return splice(buf, edits)

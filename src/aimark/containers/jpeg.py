@@ -9,6 +9,7 @@ Entropy-coded data is copied untouched.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
@@ -19,6 +20,7 @@ from .base import (
     DEFAULT_LIMITS,
     Buffer,
     Carrier,
+    Edit,
     Limits,
     Piece,
     RawLabel,
@@ -28,7 +30,7 @@ from .base import (
     splice,
     u16be,
 )
-from .tiff import Edit, blank_exif, read_exif
+from .tiff import blank_exif, read_exif
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
@@ -116,26 +118,25 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     segs, complete, problem = walk(buf, limits)
     if not complete:
         raise CorruptFile(f"cannot label a broken JPEG: {problem}")
-    edits: list[Edit] = []
-    editor = xmp.PacketEditor(label.to_inner_json(), limits)
-    for seg in segs:
-        if seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(XMP_ID)]) == XMP_ID:
-            new = editor.edit(bytes(buf[seg.data + len(XMP_ID) : seg.end]))
-            if new is not None:
-                edits.append((seg.start, seg.end, _xmp_segment(new)))
-        elif seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(EXIF_ID)]) == EXIF_ID:
-            edits += blank_exif(buf, seg.data + len(EXIF_ID), seg.end, limits)
-        elif seg.marker == COM and looks_like_label(decode_text(seg.payload(buf))):
-            edits.append((seg.start, seg.end, b""))
-    new = editor.missing()
-    if new is not None:
+
+    def sites() -> Iterator[xmp.PacketSite | list[Edit]]:
+        for seg in segs:
+            if seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(XMP_ID)]) == XMP_ID:
+                yield xmp.PacketSite(seg.start, seg.end, bytes(buf[seg.data + len(XMP_ID) : seg.end]))
+            elif seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(EXIF_ID)]) == EXIF_ID:
+                yield blank_exif(buf, seg.data + len(EXIF_ID), seg.end, limits)
+            elif seg.marker == COM and looks_like_label(decode_text(seg.payload(buf))):
+                yield [(seg.start, seg.end, b"")]
+
+    def after_app_run() -> int:
         insert_at = 2
         for seg in segs:
             if seg.marker not in (APP0, APP1):
                 break
             insert_at = seg.end
-        edits.append((insert_at, insert_at, _xmp_segment(new)))
-    return splice(buf, edits)
+        return insert_at
+
+    return splice(buf, xmp.site_edits(sites(), label.to_inner_json(), limits, wrap=_xmp_segment, insert_at=after_app_run))
 
 
 def _xmp_segment(packet: bytes) -> bytes:

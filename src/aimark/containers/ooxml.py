@@ -274,10 +274,10 @@ def _insert_before_close(raw: bytes, tag: str, element: str, what: str) -> bytes
     return (xml[: close.start()] + element + xml[close.start() :]).encode("utf-8")
 
 
-def write_pieces(pkg: Package, label: AIGCLabel, extra: dict[str, bytes] | None = None) -> list[Piece]:
-    """Pieces of the package with the AIGC property set (and ``extra`` parts replaced)."""
+def write_pieces(pkg: Package, label: AIGCLabel) -> list[Piece]:
+    """Pieces of the package with the AIGC property set."""
     value = label.to_inner_json()
-    replace: dict[str, bytes] = dict(extra or {})
+    replace: dict[str, bytes] = {}
     add: dict[str, bytes] = {}
     part = pkg.custom_part()
     if part is not None:

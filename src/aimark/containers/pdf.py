@@ -25,8 +25,6 @@ from .base import Buffer, Carrier, Limits, Piece, RawLabel, ReadResult, register
 
 _WS = b"\x00\t\n\x0c\r "
 _DELIM = b"()<>[]{}/%"
-_MAX_DEPTH = 32
-_MAX_STREAM = 64 << 20
 _NUM = re.compile(rb"[+-]?(?:\d+\.?\d*|\.\d+)")
 _REF = re.compile(rb"(\d+)\s+(\d+)\s+R(?![^\x00\t\n\x0c\r ()<>\[\]{}/%])")
 _OBJ_HEAD = re.compile(rb"\s*(\d+)\s+(\d+)\s+obj\b")
@@ -54,8 +52,9 @@ class PdfDict:
 
 
 class _Parser:
-    def __init__(self, data: Buffer) -> None:
+    def __init__(self, data: Buffer, limits: Limits) -> None:
         self.d = data
+        self.max_depth = limits.max_pdf_depth
 
     def ws(self, i: int) -> int:
         d, n = self.d, len(self.d)
@@ -71,7 +70,7 @@ class _Parser:
         return i
 
     def value(self, i: int, depth: int = 0) -> tuple[Any, int]:
-        if depth > _MAX_DEPTH:
+        if depth > self.max_depth:
             raise CorruptFile("PDF objects nested too deeply")
         d = self.d
         i = self.ws(i)
@@ -236,7 +235,7 @@ class Document:
         data, offsets = self._object_stream(e.a)
         if num not in offsets:
             raise CorruptFile(f"PDF object {num} is not in object stream {e.a}")
-        v, _ = _Parser(data).value(offsets[num])
+        v, _ = _Parser(data, self.limits).value(offsets[num])
         return v, data, offsets[num]
 
     def _object_at(self, off: int, num: int | None = None) -> tuple[Any, Buffer, int]:
@@ -245,11 +244,12 @@ class Document:
         m = _OBJ_HEAD.match(bytes(self.buf[off : off + 64]))
         if not m or (num is not None and int(m.group(1)) != num):
             raise CorruptFile(f"no PDF object {num} at offset {off}")
-        v, _ = _Parser(self.buf).value(off + m.end())
+        v, _ = _Parser(self.buf, self.limits).value(off + m.end())
         return v, self.buf, off + m.end()
 
     def stream_data(self, d: PdfDict, src: Buffer) -> bytes:
-        p = _Parser(src)
+        p = _Parser(src, self.limits)
+        cap = self.limits.max_pdf_stream
         i = p.ws(d.end)
         if bytes(src[i : i + 6]) != b"stream":
             raise CorruptFile("PDF stream keyword missing")
@@ -260,12 +260,12 @@ class Document:
             i += 1
         length = self.resolve(d.get("Length"))
         if not isinstance(length, int) or length < 0 or i + length > len(src):
-            end = bytes(src[i : i + _MAX_STREAM]).find(b"endstream")
+            end = bytes(src[i : i + cap]).find(b"endstream")
             if end < 0:
                 raise CorruptFile("PDF stream without a valid /Length or endstream")
             length = end
-        if length > _MAX_STREAM:
-            raise LimitExceeded("PDF stream over 64 MiB")
+        if length > cap:
+            raise LimitExceeded(f"PDF stream over {cap} bytes")
         raw = bytes(src[i : i + length])
         filt = d.get("Filter")
         filters = filt if isinstance(filt, list) else ([filt] if filt else [])
@@ -274,11 +274,11 @@ class Document:
                 raise UnsupportedFormat(f"PDF stream filter {f} is not supported")
             dec = zlib.decompressobj()
             try:
-                raw = dec.decompress(raw, _MAX_STREAM + 1)
+                raw = dec.decompress(raw, cap + 1)
             except zlib.error as exc:
                 raise CorruptFile(f"PDF stream does not inflate: {exc}") from None
-            if len(raw) > _MAX_STREAM:
-                raise LimitExceeded("PDF stream inflates past 64 MiB")
+            if len(raw) > cap:
+                raise LimitExceeded(f"PDF stream inflates past {cap} bytes")
         parms = self.resolve(d.get("DecodeParms"))
         if isinstance(parms, list):
             parms = parms[0] if parms else None
@@ -343,11 +343,11 @@ def _startxref(buf: Buffer, limits: Limits) -> int:
     return int(m.group(1))
 
 
-def _read_section(buf: Buffer, off: int, xref: dict[int, XrefEntry]) -> tuple[PdfDict, bool]:
+def _read_section(buf: Buffer, off: int, xref: dict[int, XrefEntry], limits: Limits) -> tuple[PdfDict, bool]:
     """Parse one xref section at ``off`` into ``xref`` (older entries do not override newer)."""
     if not 0 <= off < len(buf):
         raise CorruptFile(f"startxref/Prev offset {off} is outside the file")
-    p = _Parser(buf)
+    p = _Parser(buf, limits)
     i = p.ws(off)
     if bytes(buf[i : i + 4]) == b"xref":
         i += 4
@@ -383,7 +383,7 @@ def _read_section(buf: Buffer, off: int, xref: dict[int, XrefEntry]) -> tuple[Pd
     d, _ = p.value(i + m.end())
     if not isinstance(d, PdfDict) or d.get("Type") != "XRef":
         raise CorruptFile("PDF xref stream object is not /Type /XRef")
-    doc = Document(buf, Limits(), {}, d, buf, off, True)
+    doc = Document(buf, limits, {}, d, buf, off, True)
     data = doc.stream_data(d, buf)
     w = d.get("W")
     if not (isinstance(w, list) and len(w) == 3 and all(isinstance(x, int) and 0 <= x <= 8 for x in w)):
@@ -429,13 +429,13 @@ def open_document(buf: Buffer, limits: Limits) -> Document:
         sections += 1
         if sections > limits.max_pdf_sections:
             raise LimitExceeded(f"PDF has more than {limits.max_pdf_sections} update sections")
-        trailer, is_stream = _read_section(buf, off, xref)
+        trailer, is_stream = _read_section(buf, off, xref, limits)
         if newest is None:
             newest, uses_stream = trailer, is_stream
         hybrid = trailer.get("XRefStm")
         if isinstance(hybrid, int) and hybrid not in seen:
             seen.add(hybrid)
-            _read_section(buf, hybrid, xref)
+            _read_section(buf, hybrid, xref, limits)
         prev = trailer.get("Prev")
         off = prev if isinstance(prev, int) else None
     assert newest is not None

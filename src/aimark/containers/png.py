@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import struct
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
@@ -20,6 +21,7 @@ from .base import (
     DEFAULT_LIMITS,
     Buffer,
     Carrier,
+    Edit,
     Limits,
     Piece,
     RawLabel,
@@ -171,23 +173,19 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
         raise CorruptFile(f"cannot label a broken PNG: {problem}")
     if chunks[0].type != b"IHDR":
         raise CorruptFile("PNG does not start with IHDR")
-    editor = xmp.PacketEditor(label.to_inner_json(), limits)
-    edits: list[tuple[int, int, bytes]] = []
-    for chunk in chunks:
-        tc = parse_text(chunk, buf, limits)
-        if tc is None:
-            continue
-        if tc.keyword == XMP_KEYWORD:
-            new = editor.edit(tc.text)
-            if new is not None:
-                edits.append((chunk.start, chunk.end, xmp_chunk(new)))
-        elif _is_label_keyword(tc.keyword):
-            edits.append((chunk.start, chunk.end, b""))
-    new = editor.missing()
-    if new is not None:
-        first_idat = next((c.start for c in chunks if c.type == b"IDAT"), chunks[-1].start)
-        edits.append((first_idat, first_idat, xmp_chunk(new)))
-    return splice(buf, edits)
+
+    def sites() -> Iterator[xmp.PacketSite | list[Edit]]:
+        for chunk in chunks:
+            tc = parse_text(chunk, buf, limits)
+            if tc is not None and tc.keyword == XMP_KEYWORD:
+                yield xmp.PacketSite(chunk.start, chunk.end, tc.text)
+            elif tc is not None and _is_label_keyword(tc.keyword):
+                yield [(chunk.start, chunk.end, b"")]
+
+    def first_idat() -> int:
+        return next((c.start for c in chunks if c.type == b"IDAT"), chunks[-1].start)
+
+    return splice(buf, xmp.site_edits(sites(), label.to_inner_json(), limits, wrap=xmp_chunk, insert_at=first_idat))
 
 
 CARRIER = register(

@@ -12,6 +12,7 @@ The chunk walker is shared with the RIFF audio/video carriers (WAV, AVI) that pl
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
@@ -22,6 +23,7 @@ from .base import (
     DEFAULT_LIMITS,
     Buffer,
     Carrier,
+    Edit,
     Limits,
     Piece,
     RawLabel,
@@ -31,7 +33,7 @@ from .base import (
     splice,
     u32le,
 )
-from .tiff import Edit, blank_exif, read_exif
+from .tiff import blank_exif, read_exif
 
 XMP_FLAG, EXIF_FLAG, ALPHA_FLAG = 0x04, 0x08, 0x10
 _IMAGE_ORDER = (b"VP8X", b"ICCP", b"ANIM", b"ANMF", b"ALPH", b"VP8 ", b"VP8L", b"EXIF")
@@ -56,6 +58,24 @@ class Riff:
     problem: str
 
 
+def chunks(buf: Buffer, start: int, end: int, limits: Limits) -> tuple[list[Chunk], int, str]:
+    """The chunks laid end to end in ``buf[start:end]`` (the RIFF body or a LIST's), with the
+    offset where the walk stopped and what stopped it ("" when it reached the end)."""
+    out: list[Chunk] = []
+    pos = start
+    while pos + 8 <= end:
+        if len(out) >= limits.max_segments:
+            return out, pos, f"more than {limits.max_segments} chunks"
+        fourcc = bytes(buf[pos : pos + 4])
+        csize = u32le(buf, pos + 4)
+        if pos + 8 + csize > end:
+            return out, pos, f"chunk {fourcc!r} at offset {pos} declares {csize} bytes past the end"
+        cend = min(pos + 8 + csize + (csize & 1), end)
+        out.append(Chunk(fourcc, pos, pos + 8, csize, cend))
+        pos = cend
+    return out, pos, ""
+
+
 def walk(buf: Buffer, limits: Limits) -> Riff:
     if len(buf) < 12 or bytes(buf[:4]) != b"RIFF":
         raise CorruptFile("not a RIFF file")
@@ -66,23 +86,21 @@ def walk(buf: Buffer, limits: Limits) -> Riff:
     if end > len(buf):
         complete, problem = False, f"RIFF declares {size} bytes, file has {len(buf) - 8}"
         end = len(buf)
-    chunks: list[Chunk] = []
-    pos = 12
-    while pos + 8 <= end:
-        if len(chunks) >= limits.max_segments:
-            return Riff(form, size, end, tuple(chunks), False, f"more than {limits.max_segments} chunks")
-        fourcc = bytes(buf[pos : pos + 4])
-        csize = u32le(buf, pos + 4)
-        if pos + 8 + csize > end:
-            return Riff(
-                form, size, end, tuple(chunks), False, f"chunk {fourcc!r} at offset {pos} declares {csize} bytes past the end"
-            )
-        cend = min(pos + 8 + csize + (csize & 1), end)
-        chunks.append(Chunk(fourcc, pos, pos + 8, csize, cend))
-        pos = cend
+    found, pos, stopped = chunks(buf, 12, end, limits)
+    if stopped:
+        return Riff(form, size, end, tuple(found), False, stopped)
     if complete and pos != end:
         complete, problem = False, f"{end - pos} stray bytes at the end of the RIFF data"
-    return Riff(form, size, end, tuple(chunks), complete, problem)
+    return Riff(form, size, end, tuple(found), complete, problem)
+
+
+def resized(buf: Buffer, riff: Riff, edits: list[Edit], what: str) -> list[Piece]:
+    """``edits`` applied, and the RIFF size fixed for what they add or remove."""
+    delta = sum(len(data) - (end - start) for start, end, data in edits)
+    new_size = riff.end - 8 + delta
+    if new_size >= 1 << 32:
+        raise LimitExceeded(f"the labeled {what} would exceed 4 GiB")
+    return splice(buf, [*edits, (4, 8, struct.pack("<I", new_size))])
 
 
 def make_chunk(fourcc: bytes, data: bytes) -> bytes:
@@ -139,18 +157,21 @@ def write_webp(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -
         raise CorruptFile(f"cannot label a broken WebP: {riff.problem}")
     if not riff.chunks:
         raise CorruptFile("WebP without chunks")
-    editor = xmp.PacketEditor(label.to_inner_json(), limits)
-    edits: list[Edit] = []
+
+    def sites() -> Iterator[xmp.PacketSite | list[Edit]]:
+        for chunk in riff.chunks:
+            if chunk.fourcc == b"XMP ":
+                if chunk.size > limits.max_xmp_packet:
+                    raise LimitExceeded(f"XMP chunk of {chunk.size} bytes")
+                yield xmp.PacketSite(chunk.start, chunk.end, bytes(buf[chunk.data : chunk.data + chunk.size]))
+            elif chunk.fourcc == b"EXIF":
+                yield blank_exif(buf, _exif_base(buf, chunk), chunk.data + chunk.size, limits)
+
+    def after_image() -> int:
+        return max((c.end for c in riff.chunks if c.fourcc in _IMAGE_ORDER), default=riff.end)
+
+    edits = xmp.site_edits(sites(), label.to_inner_json(), limits, wrap=lambda p: make_chunk(b"XMP ", p), insert_at=after_image)
     first = riff.chunks[0]
-    for chunk in riff.chunks:
-        if chunk.fourcc == b"XMP ":
-            if chunk.size > limits.max_xmp_packet:
-                raise LimitExceeded(f"XMP chunk of {chunk.size} bytes")
-            new = editor.edit(bytes(buf[chunk.data : chunk.data + chunk.size]))
-            if new is not None:
-                edits.append((chunk.start, chunk.end, make_chunk(b"XMP ", new)))
-        elif chunk.fourcc == b"EXIF":
-            edits += blank_exif(buf, _exif_base(buf, chunk), chunk.data + chunk.size, limits)
     if first.fourcc == b"VP8X":
         if first.size < 10:
             raise CorruptFile("VP8X chunk too short")
@@ -163,16 +184,7 @@ def write_webp(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -
         edits.append((first.start, first.start, make_chunk(b"VP8X", vp8x)))
     else:
         raise CorruptFile(f"WebP starts with an unexpected chunk {first.fourcc!r}")
-    new = editor.missing()
-    if new is not None:
-        after = max((c.end for c in riff.chunks if c.fourcc in _IMAGE_ORDER), default=riff.end)
-        edits.append((after, after, make_chunk(b"XMP ", new)))
-    delta = sum(len(data) - (end - start) for start, end, data in edits)
-    new_size = riff.end - 8 + delta
-    if new_size >= 1 << 32:
-        raise LimitExceeded("the labeled WebP would exceed 4 GiB")
-    edits.append((4, 8, struct.pack("<I", new_size)))
-    return splice(buf, edits)
+    return resized(buf, riff, edits, "WebP")
 
 
 WEBP = register(
@@ -205,16 +217,10 @@ def _info_children(buf: Buffer, chunk: Chunk, limits: Limits) -> list[Chunk]:
     """The sub-chunks of a ``LIST`` chunk of type ``INFO`` (empty for other lists)."""
     if chunk.size < 4 or bytes(buf[chunk.data : chunk.data + 4]) != b"INFO":
         return []
-    out: list[Chunk] = []
-    pos, end = chunk.data + 4, chunk.data + chunk.size
-    while pos + 8 <= end and len(out) < limits.max_segments:
-        csize = u32le(buf, pos + 4)
-        if pos + 8 + csize > end:
-            raise CorruptFile(f"LIST/INFO child at offset {pos} declares {csize} bytes past its list")
-        cend = min(pos + 8 + csize + (csize & 1), end)
-        out.append(Chunk(bytes(buf[pos : pos + 4]), pos, pos + 8, csize, cend))
-        pos = cend
-    return out
+    found, _, stopped = chunks(buf, chunk.data + 4, chunk.data + chunk.size, limits)
+    if stopped:
+        raise CorruptFile(f"LIST/INFO at offset {chunk.start}: {stopped}")
+    return found
 
 
 def _chunk_text(buf: Buffer, chunk: Chunk, limits: Limits, site: str, res: ReadResult) -> None:
@@ -285,12 +291,7 @@ def write_wav(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS, *,
     if mirror_info:
         tail += make_chunk(b"LIST", b"INFO" + make_chunk(WAV_LABEL, text + b"\x00"))
     edits.append((riff.end, riff.end, tail))
-    delta = sum(len(data) - (end - start) for start, end, data in edits)
-    new_size = riff.end - 8 + delta
-    if new_size >= 1 << 32:
-        raise LimitExceeded("the labeled WAV would exceed 4 GiB (RF64 is not supported)")
-    edits.append((4, 8, struct.pack("<I", new_size)))
-    return splice(buf, edits)
+    return resized(buf, riff, edits, "WAV (RF64 is not supported)")
 
 
 WAV = register(

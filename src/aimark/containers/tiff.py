@@ -24,6 +24,7 @@ from .base import (
     DEFAULT_LIMITS,
     Buffer,
     Carrier,
+    Edit,
     Limits,
     Piece,
     RawLabel,
@@ -211,9 +212,6 @@ def blank_comment(c: CommentLabel, buf: Buffer) -> bytes:
     if c.size >= 8 and prefix in _CHARSETS:
         return prefix + b"\x00" * (c.size - 8)
     return b"\x00" * c.size
-
-
-Edit = tuple[int, int, bytes]
 
 
 def read_exif(buf: Buffer, base: int, end: int, site: str, res: ReadResult, limits: Limits) -> None:

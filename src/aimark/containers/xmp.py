@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from xml.etree.ElementTree import ParseError
 
 import defusedxml.ElementTree as SafeET
@@ -22,7 +24,7 @@ from defusedxml import DefusedXmlException
 
 from ..errors import AimarkError, CorruptFile, LimitExceeded, UnsafeContent
 from ..report import Finding, error, warning
-from .base import DEFAULT_LIMITS, Limits, RawLabel
+from .base import DEFAULT_LIMITS, Edit, Limits, RawLabel
 
 TC260_NS = "http://www.tc260.org.cn/ns/AIGC/1.0/"
 TC260_PREFIX = "TC260"
@@ -149,6 +151,46 @@ class PacketEditor:
 
     def missing(self) -> bytes | None:
         return None if self.done else set_aigc(None, self.value, self.limits)
+
+
+@dataclass(frozen=True)
+class PacketSite:
+    """An XMP packet held in ``buf[start:end]`` (a segment, chunk or extension), for
+    :func:`site_edits`."""
+
+    start: int
+    end: int
+    packet: bytes
+
+
+def site_edits(
+    sites: Iterable[PacketSite | Sequence[Edit]],
+    value: str,
+    limits: Limits,
+    *,
+    wrap: Callable[[bytes], bytes],
+    insert_at: Callable[[], int],
+) -> list[Edit]:
+    """The edits that leave exactly one label, in XMP, in a file whose label sites are
+    ``sites`` (in file order): each :class:`PacketSite` is edited by the one-label rule of
+    :class:`PacketEditor` and re-wrapped with ``wrap`` (the container's segment, chunk or
+    extension); a sequence of edits (a foreign label removed or blanked) is kept as it is.
+    When no packet was found, a new one goes at ``insert_at()``. Used by JPEG, PNG, GIF and WebP.
+    """
+    editor = PacketEditor(value, limits)
+    edits: list[Edit] = []
+    for site in sites:
+        if isinstance(site, PacketSite):
+            new = editor.edit(site.packet)
+            if new is not None:
+                edits.append((site.start, site.end, wrap(new)))
+        else:
+            edits.extend(site)
+    new = editor.missing()
+    if new is not None:
+        at = insert_at()
+        edits.append((at, at, wrap(new)))
+    return edits
 
 
 def remove_aigc(packet: bytes, limits: Limits = DEFAULT_LIMITS) -> bytes:
