@@ -19,7 +19,6 @@ chain goes on. A check sets ``ctx.stop`` when the file cannot be examined furthe
 
 from __future__ import annotations
 
-import importlib.util
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -84,13 +83,7 @@ class Check:
     skipped: str | None = None
 
     def missing(self) -> str | None:
-        for mod in self.requires:
-            try:
-                if importlib.util.find_spec(mod) is None:
-                    return mod
-            except (ImportError, ValueError):
-                return mod
-        return None
+        return media_registry.first_missing(self.requires)
 
 
 _CHECKS: dict[str, Check] = {}

@@ -82,6 +82,18 @@ def parse_places(at: str | Sequence[str], allowed: Sequence[str] = AXIS_PLACES) 
     return list(dict.fromkeys(items))
 
 
+def first_missing(modules: Sequence[str]) -> str | None:
+    """The first of ``modules`` (top-level names) that is not installed, or None; nothing is
+    imported."""
+    for mod in modules:
+        try:
+            if importlib.util.find_spec(mod) is None:
+                return mod
+        except (ImportError, ValueError):
+            return mod
+    return None
+
+
 # -- options ---------------------------------------------------------------------------------
 @dataclass(frozen=True)
 class ContentOptions:
@@ -175,13 +187,7 @@ class Media:
 
     def missing(self) -> str | None:
         """The first required module that is not installed, or None."""
-        for mod in self.requires:
-            try:
-                if importlib.util.find_spec(mod) is None:
-                    return mod
-            except (ImportError, ValueError):
-                return mod
-        return None
+        return first_missing(self.requires)
 
     def install_hint(self) -> str:
         return f"pip install 'aimark[{self.extra}]'" if self.extra else "pip install aimark"
@@ -299,6 +305,7 @@ __all__ = [
     "MediaPackage",
     "Probe",
     "check_wording",
+    "first_missing",
     "get",
     "missing_elements",
     "parse_places",

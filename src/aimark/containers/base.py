@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CorruptFile, UnsupportedFormat
 from ..label import MAX_LABEL_TEXT
-from ..report import Finding
+from ..report import Finding, error
 
 if TYPE_CHECKING:
     from ..label import AIGCLabel
@@ -76,6 +76,15 @@ class ReadResult:
     complete: bool = True  # False when the walk stopped early on a structural problem
     format: str | None = None  # a finer format name found on the way (docx/xlsx/pptx in one zip carrier)
     text: str | None = None  # the document's text, when the reader decoded it anyway (text formats)
+
+    @classmethod
+    def after_walk(cls, complete: bool, problem: str, what: str, site: str, fmt: str | None = None) -> ReadResult:
+        """A result for a structure walk that stopped early (``complete`` False) or not."""
+        res = cls(format=fmt)
+        if not complete:
+            res.complete = False
+            res.findings.append(error("corrupt_container", f"{what} structure: {problem}", site))
+        return res
 
     def add(self, labels: Sequence[RawLabel], findings: Sequence[Finding], complete: bool = True) -> None:
         self.labels.extend(labels)

@@ -14,19 +14,7 @@ from ..errors import CorruptFile, LimitExceeded
 from ..label import AIGCLabel, looks_like_label
 from ..report import error
 from . import xmp
-from .base import (
-    DEFAULT_LIMITS,
-    Buffer,
-    Carrier,
-    Edit,
-    Limits,
-    Piece,
-    RawLabel,
-    ReadResult,
-    decode_text,
-    register,
-    splice,
-)
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, register, splice
 
 XMP_APP_ID = b"XMP DataXMP"
 MAGIC_TRAILER = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"  # 258 bytes, ends with the terminator
@@ -136,11 +124,8 @@ def sniff(head: bytes) -> int:
 
 
 def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    res = ReadResult()
     blocks, complete, problem = walk(buf, limits)
-    if not complete:
-        res.complete = False
-        res.findings.append(error("corrupt_container", f"GIF structure: {problem}", "gif"))
+    res = ReadResult.after_walk(complete, problem, "GIF", "gif")
     for i, b in enumerate(blocks):
         if _is_xmp(buf, b):
             site = f"gif:XMP[{i}]"

@@ -14,22 +14,9 @@ from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
 from ..label import AIGCLabel, looks_like_label
-from ..report import error, info
+from ..report import info
 from . import xmp
-from .base import (
-    DEFAULT_LIMITS,
-    Buffer,
-    Carrier,
-    Edit,
-    Limits,
-    Piece,
-    RawLabel,
-    ReadResult,
-    decode_text,
-    register,
-    splice,
-    u16be,
-)
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, register, splice, u16be
 from .tiff import blank_exif, read_exif
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
@@ -92,11 +79,8 @@ def sniff(head: bytes) -> int:
 
 
 def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    res = ReadResult()
     segs, complete, problem = walk(buf, limits)
-    if not complete:
-        res.complete = False
-        res.findings.append(error("corrupt_container", f"JPEG structure: {problem}", "jpeg"))
+    res = ReadResult.after_walk(complete, problem, "JPEG", "jpeg")
     for i, seg in enumerate(segs):
         if seg.marker == APP1:
             head = bytes(buf[seg.data : seg.data + len(XMP_EXT_ID)])

@@ -17,19 +17,7 @@ from ..errors import CorruptFile, LimitExceeded
 from ..label import AIGCLabel
 from ..report import error, info, warning
 from . import xmp
-from .base import (
-    DEFAULT_LIMITS,
-    Buffer,
-    Carrier,
-    Edit,
-    Limits,
-    Piece,
-    RawLabel,
-    ReadResult,
-    register,
-    splice,
-    u32be,
-)
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, register, splice, u32be
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = b"XML:com.adobe.xmp"
@@ -125,11 +113,8 @@ def _is_label_keyword(keyword: bytes) -> bool:
 
 
 def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    res = ReadResult()
     chunks, complete, problem = walk(buf, limits)
-    if not complete:
-        res.complete = False
-        res.findings.append(error("corrupt_container", f"PNG structure: {problem}", "png"))
+    res = ReadResult.after_walk(complete, problem, "PNG", "png")
     if chunks and chunks[0].type == b"IHDR" and chunks[0].size >= 8:
         w, h = struct.unpack_from(">II", buf, chunks[0].data)
         if w * h > 1 << 28:

@@ -19,20 +19,7 @@ from ..errors import CorruptFile, LimitExceeded
 from ..label import AIGCLabel
 from ..report import error
 from . import xmp
-from .base import (
-    DEFAULT_LIMITS,
-    Buffer,
-    Carrier,
-    Edit,
-    Limits,
-    Piece,
-    RawLabel,
-    ReadResult,
-    decode_text,
-    register,
-    splice,
-    u32le,
-)
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, register, splice, u32le
 from .tiff import blank_exif, read_exif
 
 XMP_FLAG, EXIF_FLAG, ALPHA_FLAG = 0x04, 0x08, 0x10
@@ -119,11 +106,8 @@ def sniff_webp(head: bytes) -> int:
 
 
 def read_webp(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
-    res = ReadResult()
     riff = walk(buf, limits)
-    if not riff.complete:
-        res.complete = False
-        res.findings.append(error("corrupt_container", f"WebP structure: {riff.problem}", "webp"))
+    res = ReadResult.after_walk(riff.complete, riff.problem, "WebP", "webp")
     for i, chunk in enumerate(riff.chunks):
         site = f"webp:{chunk.fourcc.decode('latin-1').strip()}[{i}]"
         if chunk.fourcc == b"XMP ":
@@ -235,11 +219,8 @@ def _chunk_text(buf: Buffer, chunk: Chunk, limits: Limits, site: str, res: ReadR
 def read_wav(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     from . import id3
 
-    res = ReadResult(format="wav")
     riff = walk(buf, limits)
-    if not riff.complete:
-        res.complete = False
-        res.findings.append(error("corrupt_container", f"WAV structure: {riff.problem}", "wav"))
+    res = ReadResult.after_walk(riff.complete, riff.problem, "WAV", "wav", fmt="wav")
     for i, chunk in enumerate(riff.chunks):
         name = chunk.fourcc.decode("latin-1").strip()
         site = f"wav:{name}[{i}]"

@@ -20,20 +20,7 @@ from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
 from ..label import AIGCLabel, looks_like_label
 from ..report import Finding, error
 from . import xmp
-from .base import (
-    DEFAULT_LIMITS,
-    Buffer,
-    Carrier,
-    Edit,
-    Limits,
-    Piece,
-    RawLabel,
-    ReadResult,
-    decode_text,
-    need,
-    register,
-    splice,
-)
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, need, register, splice
 
 TAG_XMP = 700
 TAG_EXIF_IFD = 0x8769
