@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from . import platform
 from .api import (
     ContentOptions,
     FinalStep,
@@ -41,7 +42,8 @@ from .errors import (
     UnsupportedFormat,
 )
 from .label import FIELDS, AIGCLabel, LabelKind, ProviderCode, parse_label_text, parse_provider_code
-from .report import ExplicitReport, Finding, LabelRecord, Report, Severity, Verdict, WatermarkReport
+from .platform import decide, moderate, propagate
+from .report import Decision, ExplicitReport, Finding, LabelRecord, Reason, Report, Severity, Verdict, WatermarkReport
 
 __version__ = "0.1.0"
 
@@ -58,6 +60,7 @@ __all__ = [
     "AimarkError",
     "ContentOptions",
     "CorruptFile",
+    "Decision",
     "EncodeError",
     "ExplicitReport",
     "FinalStep",
@@ -73,6 +76,7 @@ __all__ = [
     "MissingDependency",
     "OutputError",
     "ProviderCode",
+    "Reason",
     "Report",
     "Severity",
     "UnsafeContent",
@@ -82,13 +86,17 @@ __all__ = [
     "WatermarkReport",
     "__version__",
     "atomic_write",
+    "decide",
     "detect_format",
     "error_report",
     "exiftool_config",
     "label_bytes",
     "label_file",
+    "moderate",
     "parse_label_text",
     "parse_provider_code",
+    "platform",
+    "propagate",
     "read_labels",
     "verify",
     "verify_bytes",

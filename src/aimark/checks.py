@@ -36,12 +36,16 @@ METADATA, SECURITY, C2PA, WATERMARK, EXPLICIT, DECISION = 100, 200, 300, 400, 50
 @dataclass(frozen=True)
 class VerifyOptions:
     """``watermark``: look for a watermark (default yes); ``key``: the watermark key (default:
-    the public key); ``explicit``: look for an explicit label (default yes); ``settings``:
-    options of registered checks, by whatever names they document."""
+    the public key); ``explicit``: look for an explicit label (default yes); ``decide``: add
+    the platform decision (SPEC section 6) with ``declared_ai``, what the uploader declared
+    (None: nothing declared); ``settings``: options of registered checks, by whatever names
+    they document."""
 
     watermark: bool = True
     key: Key = None
     explicit: bool = True
+    decide: bool = False
+    declared_ai: bool | None = None
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 

@@ -1,9 +1,11 @@
 """The ``aimark`` command: a thin terminal over :mod:`aimark.api`.
 
 Exit codes (documented in README.md):
-  0  every file compliant (verify) / the output was written (label)
-  1  some file is noncompliant, has no label, or is inconclusive (verify)
-  2  usage, input or output error (unsupported format, unreadable file, cannot write)
+  0  every file compliant (verify) / the output was written (label, propagate)
+  1  some file is noncompliant, has no label, or is inconclusive (verify) / nothing to
+     propagate: the file was left alone (propagate)
+  2  usage, input or output error (unsupported format, unreadable file, cannot write, a
+     missing extra)
 """
 
 from __future__ import annotations
@@ -17,10 +19,11 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from typing import TextIO
 
-from . import __version__, media
-from .api import ContentOptions, VerifyOptions, error_report, label_file, verify
-from .errors import AimarkError, UnsupportedFormat
+from . import __version__, media, platform
+from .api import ContentOptions, VerifyOptions, label_file
+from .errors import AimarkError
 from .label import AIGCLabel, LabelKind
+from .platform import batch
 from .report import Report, Severity, Verdict
 
 EXIT_OK, EXIT_NONCOMPLIANT, EXIT_ERROR = 0, 1, 2
@@ -81,8 +84,36 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--json", action="store_true", help="one JSON object per line per file")
     ver.add_argument("-v", "--verbose", action="store_true", help="also print informational findings")
     ver.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
-    ver.add_argument("--no-watermark", action="store_true", help="skip watermark detection (fast metadata-only scans)")
+    ver.add_argument("--no-watermark", action="store_true", help="skip watermark detection")
+    ver.add_argument(
+        "--metadata-only", action="store_true", help="read the metadata labels only: no content is decoded (fast scans)"
+    )
     ver.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
+    ver.add_argument("--decide", action="store_true", help="add the platform decision (Label 1/2/3 and the notice, SPEC §6)")
+    ver.add_argument("--declared-ai", action="store_true", help="with --decide: the uploader declares the content AI-generated")
+    ver.add_argument("-j", "--jobs", type=int, default=1, help="verify with N processes (default 1)")
+    ver.add_argument(
+        "--resume", metavar="STATE", help="JSON Lines state file: skip the files it holds, append each new report to it"
+    )
+
+    pro = sub.add_parser("propagate", help="write the platform's propagation fields into a file's label (SPEC §6)")
+    pro.add_argument("input", help="the uploaded file (read only, unless --in-place)")
+    pro.add_argument("-o", "--output", help="where to write the propagated file")
+    pro.add_argument("--in-place", action="store_true", help="overwrite the input (atomically)")
+    pro.add_argument("--propagator", required=True, help="ContentPropagator: the platform's 27-character provider code")
+    pro.add_argument("--propagate-id", required=True, help="PropagateID: the platform's id for this content")
+    pro.add_argument("--declared-ai", action="store_true", help="the uploader declares the content AI-generated")
+    pro.add_argument("--producer", help="ContentProducer for a file that has no label yet (default: the propagator)")
+    pro.add_argument("--produce-id", help="ProduceID for a file that has no label yet (default: the PropagateID)")
+    pro.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
+    pro.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    srv = sub.add_parser("serve", help="run the HTTP verification service and its web page (needs aimark[serve])")
+    srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    srv.add_argument("--port", type=int, default=8000, help="port (default 8000)")
+    srv.add_argument("--max-upload-mb", type=float, default=100.0, help="largest upload accepted, in MiB (default 100)")
+    srv.add_argument("--token-file", help="file holding the bearer token that /v1/propagate requires (or AIMARK_TOKEN)")
+    srv.add_argument("--workers", type=int, default=4, help="requests verified at once (a thread pool; default 4)")
     return p
 
 
@@ -219,33 +250,57 @@ def _print_text(report: Report, verbose: bool) -> None:
         print(f"  {f.severity.value} {f.code}: {f.message}{where}")
 
 
+def _write_line(line: str) -> None:
+    """One whole line on stdout in one write (a killed run leaves no torn line)."""
+    data = (line + "\n").encode("utf-8")
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):
+        sys.stdout.write(line + "\n")
+        sys.stdout.flush()
+        return
+    sys.stdout.flush()
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
+    if args.jobs < 1:
+        _err("--jobs is at least 1")
+        return EXIT_ERROR
     counts: Counter[str] = Counter()
     skipped = 0
-    items = list(expand(args.paths, args.recursive))
-    progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.json and not args.quiet and len(items) > 1, len(items))
-    options = VerifyOptions(watermark=not args.no_watermark, key=args.key)
-    for path, explicit in items:
-        try:
-            report = verify(path, options=options)
-        except UnsupportedFormat as exc:
-            if not explicit:
-                skipped += 1
-                progress.step(path)
-                continue
-            report = error_report(path, exc)
-        except AimarkError as exc:
-            exc.path = exc.path or path
-            report = error_report(path, exc)
+    items = [batch.Item(path, named) for path, named in expand(args.paths, args.recursive)]
+    progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and len(items) > 1, len(items))
+    content = not args.metadata_only
+    options = VerifyOptions(
+        watermark=content and not args.no_watermark,
+        explicit=content,
+        key=args.key,
+        decide=args.decide,
+        declared_ai=True if args.declared_ai else None,
+    )
+
+    def emit(out: batch.Outcome) -> None:
+        nonlocal skipped
+        report = out.report
+        if report is None:
+            skipped += 1
+            progress.step(out.item.path)
+            return
         progress.clear()
         counts[report.verdict.value] += 1
         if args.json:
-            print(json.dumps(report.to_dict(), ensure_ascii=False), flush=True)
+            assert out.line is not None
+            _write_line(out.line)
         elif report.verdict is Verdict.ERROR:
-            _err(f"{path}: {report.findings[0].message}")
+            _err(f"{out.item.path}: {report.findings[0].message}")
         elif not args.quiet:
             _print_text(report, args.verbose)
-        progress.step(path)
+        progress.step(out.item.path)
+
+    resumed = batch.run(items, options, emit, jobs=args.jobs, state=args.resume)
     progress.clear()
     total = sum(counts.values())
     parts = [f"{counts[v.value]} {v.value}" for v in Verdict if v is not Verdict.ERROR]
@@ -253,21 +308,64 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     summary = f"{total} file{'s' if total != 1 else ''}: " + ", ".join(parts)
     if skipped:
         summary += f"; {skipped} skipped (format not supported)"
+    if resumed:
+        summary += f"; {resumed} already in {args.resume}"
     print(summary, file=sys.stderr if args.json else sys.stdout)
     if counts[Verdict.ERROR.value]:
         return EXIT_ERROR
-    if total == 0:
+    if total == 0 and not resumed:
         _err("no files to verify")
         return EXIT_ERROR
     return EXIT_OK if counts[Verdict.COMPLIANT.value] == total else EXIT_NONCOMPLIANT
 
 
+# -- propagate ---------------------------------------------------------------------------------
+def _cmd_propagate(args: argparse.Namespace) -> int:
+    if not args.in_place and not args.output:
+        _err("give -o OUTPUT, or --in-place to overwrite the input")
+        return EXIT_ERROR
+    res = platform.propagate(
+        args.input,
+        args.output,
+        args.propagator,
+        args.propagate_id,
+        True if args.declared_ai else None,
+        producer=args.producer,
+        produce_id=args.produce_id,
+        in_place=args.in_place,
+        key=args.key,
+    )
+    if args.json:
+        print(json.dumps(res.to_dict(), ensure_ascii=False))
+    elif res.written:
+        assert res.label is not None and res.decision.notice is not None
+        print(f"{res.path}: propagated Label={res.label.label.value} ({res.decision.notice_en}) {res.label.to_inner_json()}")
+    else:
+        print(f"{args.input}: left alone: no label, no generation trace and no declaration")
+    return EXIT_OK if res.written else EXIT_NONCOMPLIANT
+
+
+# -- serve -------------------------------------------------------------------------------------
+def _cmd_serve(args: argparse.Namespace) -> int:
+    from .media import first_missing
+
+    gone = first_missing(("fastapi", "uvicorn", "multipart"))
+    if gone is not None:
+        _err(f"aimark serve needs the serve extra ({gone} is not installed): pip install 'aimark[serve]'")
+        return EXIT_ERROR
+    from .platform import service
+
+    token = service.read_token(args.token_file)
+    config = service.Config(max_upload=int(args.max_upload_mb * (1 << 20)), token=token, workers=args.workers)
+    service.serve(config, host=args.host, port=args.port)
+    return EXIT_OK
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        if args.command == "label":
-            return _cmd_label(args)
-        return _cmd_verify(args)
+        commands = {"label": _cmd_label, "verify": _cmd_verify, "propagate": _cmd_propagate, "serve": _cmd_serve}
+        return commands[args.command](args)
     except AimarkError as exc:
         _err(str(exc))
         return EXIT_ERROR

@@ -124,6 +124,38 @@ class ExplicitReport:
         return {"found": self.found, "position": self.position, "text": self.text, "positions": list(self.positions)}
 
 
+@dataclass(frozen=True)
+class Reason:
+    """One piece of evidence behind a platform decision (SPEC section 6)."""
+
+    evidence: str  # metadata_label | declaration | explicit_label | watermark | c2pa | label_site | conflict | ...
+    message: str
+    site: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"evidence": self.evidence, "message": self.message, "site": self.site}
+
+
+@dataclass
+class Decision:
+    """What a platform shows and writes for one upload (Measures Art. 6, SPEC section 6):
+    ``label`` "1" (the metadata label says AI-generated), "2" (the uploader declares it), "3"
+    (generation traces found) or None, with the notice to show and the reasons."""
+
+    label: str | None
+    notice: str | None
+    notice_en: str | None
+    reasons: list[Reason] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "label": self.label,
+            "notice": self.notice,
+            "notice_en": self.notice_en,
+            "reasons": [r.to_dict() for r in self.reasons],
+        }
+
+
 @dataclass
 class Report:
     """The result of verifying one file."""
