@@ -39,6 +39,25 @@ def normalize_key(key: Key) -> bytes:
     return bytes(key)
 
 
+def key_from_env(path: str | None = None) -> Key:
+    """A watermark key kept out of process lists: the contents of ``path`` (surrounding
+    whitespace stripped), else of the file ``AIMARK_WATERMARK_KEY_FILE`` names, else the
+    ``AIMARK_WATERMARK_KEY`` variable; ``None`` (the public key) when none is set."""
+    import os
+
+    path = path or os.environ.get("AIMARK_WATERMARK_KEY_FILE")
+    if path:
+        try:
+            with open(path, "rb") as f:
+                data = f.read(1 << 16).strip()
+        except OSError as exc:
+            raise InvalidArgument(f"cannot read the watermark key file: {exc.strerror}", path=path) from None
+        if not data:
+            raise InvalidArgument("the watermark key file is empty", path=path)
+        return data
+    return os.environ.get("AIMARK_WATERMARK_KEY") or None
+
+
 def keyed_bytes(key: Key, domain: str, data: bytes = b"", n: int = 32) -> bytes:
     """``n`` pseudo-random bytes (n <= 32) determined by the key, a domain string and data."""
     if not 0 < n <= 32:
@@ -88,6 +107,7 @@ __all__ = [
     "PAYLOAD_BYTES",
     "Key",
     "derive_payload",
+    "key_from_env",
     "keyed_bytes",
     "normalize_key",
     "normalize_payload",
