@@ -35,6 +35,7 @@ from typing import Any
 
 import anyio
 from fastapi import FastAPI, Query, Request
+from fastapi import UploadFile as FastAPIUpload
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import HTMLResponse, JSONResponse, Response
 from starlette.datastructures import UploadFile
@@ -47,6 +48,7 @@ from ..containers import DEFAULT_LIMITS, Limits
 from ..errors import AimarkError, OutputError
 from ..watermark import Key, key_from_env
 from .decision import decide
+from .hooks import Moderation, moderate
 from .propagate import propagated_label
 
 Scope = MutableMapping[str, Any]
@@ -313,6 +315,37 @@ def create_app(config: Config | None = None) -> FastAPI:
     return app
 
 
+def moderation(
+    propagator: str | None = None,
+    propagate_id: Callable[[], str] | None = None,
+    *,
+    key: Key = None,
+    limits: Limits = DEFAULT_LIMITS,
+) -> Callable[..., Awaitable[Moderation]]:
+    """A FastAPI dependency for a platform's own upload route: it reads the multipart field
+    ``file`` and the query flag ``declared_ai``, runs :func:`~aimark.platform.moderate` in a
+    worker thread and gives the :class:`~aimark.platform.Moderation` (with the propagated
+    bytes when ``propagator`` is set; ``propagate_id()`` makes each upload's PropagateID)::
+
+        @app.post("/upload")
+        async def upload(result: Moderation = Depends(moderation(CODE, lambda: uuid4().hex))):
+            ...
+    """
+    if propagator is not None and propagate_id is None:
+        raise ValueError("propagate_id is needed with propagator")
+
+    async def dependency(file: FastAPIUpload, declared_ai: bool = False) -> Moderation:
+        data = await file.read()
+        pair = (propagator, propagate_id()) if propagator is not None and propagate_id is not None else None
+        return await anyio.to_thread.run_sync(
+            lambda: moderate(
+                data, filename=file.filename, declared_ai=True if declared_ai else None, propagate_as=pair, key=key, limits=limits
+            )
+        )
+
+    return dependency
+
+
 def _temp_path(name: str) -> str:
     ext = os.path.splitext(name)[1][:16]
     fd, path = tempfile.mkstemp(prefix="aimark-upload-", suffix=ext if ext.isascii() else "")
@@ -346,4 +379,4 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 
-__all__ = ["Config", "UploadLimit", "create_app", "read_token", "serve"]
+__all__ = ["Config", "UploadLimit", "create_app", "moderation", "read_token", "serve"]
