@@ -6,10 +6,18 @@ labeled WAV, documents. Photos: scikit-image's ``astronaut`` (NASA, public domai
 
 from __future__ import annotations
 
+import contextlib
 import io
+import os
+import socket
+import subprocess
+import sys
+import time
 import wave
+from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import numpy as np
 from PIL import Image
 from skimage import data as skdata
@@ -69,4 +77,55 @@ def make_uploads(d: Path) -> dict[str, Path]:
     return out
 
 
-__all__ = ["PLATFORM", "jpeg_bytes", "make_uploads", "photo"]
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+@contextlib.contextmanager
+def running_server(d: Path, token: str, max_mb: float = 100) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
+    """``aimark serve`` in a subprocess on a free loopback port: (base URL, process, its TMPDIR)."""
+    token_file = d / "token"
+    token_file.write_text(token + "\n")
+    spool = d / "tmp"
+    spool.mkdir()
+    port = free_port()
+    env = {**os.environ, "TMPDIR": str(spool)}
+    env.pop("AIMARK_TOKEN", None)
+    cmd = [
+        sys.executable,
+        "-m",
+        "aimark",
+        "serve",
+        "--port",
+        str(port),
+        "--token-file",
+        str(token_file),
+        "--max-upload-mb",
+        str(max_mb),
+    ]
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    try:
+        while True:
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    break
+            except httpx.HTTPError:
+                pass
+            if proc.poll() is not None or time.monotonic() > deadline:
+                out = proc.stdout.read().decode() if proc.stdout and proc.poll() is not None else ""
+                raise RuntimeError(f"aimark serve did not start: {out}")
+            time.sleep(0.1)
+        yield base, proc, spool
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+
+
+__all__ = ["PLATFORM", "free_port", "jpeg_bytes", "make_uploads", "photo", "running_server"]

@@ -11,10 +11,8 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import statistics
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -26,16 +24,10 @@ import pytest
 import aimark
 from aimark.cli import main
 
-from .platform_media import PLATFORM, make_uploads
+from .platform_media import PLATFORM, make_uploads, running_server
 
 TOKEN = "test-token-7f3a"
 MAX_MB = 2
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -67,46 +59,8 @@ def uploads(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 @pytest.fixture(scope="module")
 def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, subprocess.Popen[bytes], Path]]:
-    d = tmp_path_factory.mktemp("svc")
-    token_file = d / "token"
-    token_file.write_text(TOKEN + "\n")
-    spool = d / "tmp"
-    spool.mkdir()
-    port = free_port()
-    env = {**os.environ, "TMPDIR": str(spool)}
-    env.pop("AIMARK_TOKEN", None)
-    cmd = [
-        sys.executable,
-        "-m",
-        "aimark",
-        "serve",
-        "--port",
-        str(port),
-        "--token-file",
-        str(token_file),
-        "--max-upload-mb",
-        str(MAX_MB),
-    ]
-    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            if httpx.get(base + "/healthz", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        if proc.poll() is not None or time.monotonic() > deadline:
-            out = proc.stdout.read().decode() if proc.stdout else ""
-            proc.kill()
-            raise RuntimeError(f"aimark serve did not start: {out}")
-        time.sleep(0.1)
-    yield base, proc, spool
-    proc.terminate()
-    try:
-        proc.wait(10)
-    except subprocess.TimeoutExpired:
-        proc.kill()
+    with running_server(tmp_path_factory.mktemp("svc"), TOKEN, MAX_MB) as running:
+        yield running
 
 
 def cli_json(path: Path, *flags: str) -> dict[str, object]:
