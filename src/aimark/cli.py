@@ -284,23 +284,23 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
     def emit(out: batch.Outcome) -> None:
         nonlocal skipped
-        report = out.report
-        if report is None:
+        if out.verdict is None or out.line is None:
             skipped += 1
             progress.step(out.item.path)
             return
         progress.clear()
-        counts[report.verdict.value] += 1
+        counts[out.verdict] += 1
         if args.json:
-            assert out.line is not None
             _write_line(out.line)
-        elif report.verdict is Verdict.ERROR:
-            _err(f"{out.item.path}: {report.findings[0].message}")
+        elif out.verdict == Verdict.ERROR.value:
+            _err(f"{out.item.path}: {out.error}")
         elif not args.quiet:
-            _print_text(report, args.verbose)
+            assert out.report is not None
+            _print_text(out.report, args.verbose)
         progress.step(out.item.path)
 
-    resumed = batch.run(items, options, emit, jobs=args.jobs, state=args.resume)
+    keep = not (args.json or args.quiet)  # the text output needs whole reports, JSON only the lines
+    resumed = batch.run(items, options, emit, jobs=args.jobs, state=args.resume, keep_reports=keep)
     progress.clear()
     total = sum(counts.values())
     parts = [f"{counts[v.value]} {v.value}" for v in Verdict if v is not Verdict.ERROR]

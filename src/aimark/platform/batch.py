@@ -38,14 +38,17 @@ class Item:
 
 @dataclass
 class Outcome:
-    """What verifying one item gave: a report and its JSON line, or None when skipped."""
+    """What verifying one item gave: its verdict and JSON line (None when skipped) and, when
+    asked for, the report itself (a worker sends only the line unless the caller needs more)."""
 
     item: Item
-    report: Report | None
+    verdict: str | None
     line: str | None
+    error: str | None = None  # the first finding's message, for an ``error`` verdict
+    report: Report | None = None
 
 
-def verify_item(item: Item, options: VerifyOptions, limits: Limits = DEFAULT_LIMITS) -> Outcome:
+def verify_item(item: Item, options: VerifyOptions, limits: Limits = DEFAULT_LIMITS, *, keep_report: bool = True) -> Outcome:
     """Verify one file; never raises for the file's sake (its report says what went wrong)."""
     try:
         report = verify(item.path, limits=limits, options=options)
@@ -57,7 +60,10 @@ def verify_item(item: Item, options: VerifyOptions, limits: Limits = DEFAULT_LIM
     except AimarkError as exc:
         exc.path = exc.path or item.path
         report = error_report(item.path, exc)
-    return Outcome(item, report, json.dumps(report.to_dict(), ensure_ascii=False))
+    verdict = report.verdict.value
+    error = report.findings[0].message if verdict == "error" and report.findings else None
+    line = json.dumps(report.to_dict(), ensure_ascii=False)
+    return Outcome(item, verdict, line, error, report if keep_report else None)
 
 
 # -- the resumable state file ------------------------------------------------------------------
@@ -112,6 +118,7 @@ class State:
 # -- workers -----------------------------------------------------------------------------------
 _OPTIONS: VerifyOptions | None = None
 _LIMITS: Limits = DEFAULT_LIMITS
+_KEEP = True
 
 
 def _die_with_parent() -> None:
@@ -123,15 +130,17 @@ def _die_with_parent() -> None:
             ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG
 
 
-def _init(options: VerifyOptions, limits: Limits) -> None:
-    global _OPTIONS, _LIMITS
+def _init(options: VerifyOptions, limits: Limits, keep: bool) -> None:
+    global _OPTIONS, _LIMITS, _KEEP
     _die_with_parent()
-    _OPTIONS, _LIMITS = options, limits
+    _OPTIONS, _LIMITS, _KEEP = options, limits, keep
 
 
-def _work(item: Item) -> Outcome:
+def _work(item: Item) -> tuple[str | None, str | None, str | None, Report | None]:
+    """A worker's answer: plain fields (cheaper to send back than an :class:`Outcome`)."""
     assert _OPTIONS is not None
-    return verify_item(item, _OPTIONS, _LIMITS)
+    out = verify_item(item, _OPTIONS, _LIMITS, keep_report=_KEEP)
+    return out.verdict, out.line, out.error, out.report
 
 
 def _context() -> multiprocessing.context.BaseContext:
@@ -139,15 +148,19 @@ def _context() -> multiprocessing.context.BaseContext:
     return multiprocessing.get_context("fork" if "fork" in methods else "spawn")
 
 
-def outcomes(items: Sequence[Item], options: VerifyOptions, jobs: int = 1, limits: Limits = DEFAULT_LIMITS) -> Iterator[Outcome]:
-    """The outcome of each item, in input order, verified by ``jobs`` processes."""
+def outcomes(
+    items: Sequence[Item], options: VerifyOptions, jobs: int = 1, limits: Limits = DEFAULT_LIMITS, *, keep_reports: bool = True
+) -> Iterator[Outcome]:
+    """The outcome of each item, in input order, verified by ``jobs`` processes (``keep_reports``
+    False: only verdicts and JSON lines come back from the workers, which is faster)."""
     if jobs <= 1 or len(items) < 2:
         for item in items:
-            yield verify_item(item, options, limits)
+            yield verify_item(item, options, limits, keep_report=keep_reports)
         return
-    chunk = max(1, min(64, len(items) // (jobs * 8) or 1))
-    with _context().Pool(jobs, initializer=_init, initargs=(options, limits)) as pool:
-        yield from pool.imap(_work, items, chunksize=chunk)
+    chunk = max(1, min(128, len(items) // (jobs * 8) or 1))
+    with _context().Pool(jobs, initializer=_init, initargs=(options, limits, keep_reports)) as pool:
+        for item, got in zip(items, pool.imap(_work, items, chunksize=chunk), strict=True):
+            yield Outcome(item, *got)
 
 
 def run(
@@ -158,8 +171,9 @@ def run(
     jobs: int = 1,
     state: str | None = None,
     limits: Limits = DEFAULT_LIMITS,
+    keep_reports: bool = True,
 ) -> int:
-    """Verify ``items`` and ``emit`` each outcome (skipped ones too, with ``report`` None).
+    """Verify ``items`` and ``emit`` each outcome (skipped ones too, with ``verdict`` None).
     Returns how many items the state file already held (and were not verified again)."""
     st = State(state) if state else None
     try:
@@ -169,8 +183,8 @@ def run(
             kept = [i for i in todo if not st.seen(i.path)]
             resumed = len(todo) - len(kept)
             todo = kept
-        for out in outcomes(todo, options, jobs, limits):
-            if st is not None and out.report is not None and out.line is not None:
+        for out in outcomes(todo, options, jobs, limits, keep_reports=keep_reports):
+            if st is not None and out.line is not None:
                 st.record(out.item.path, out.line)
             emit(out)
         return resumed
