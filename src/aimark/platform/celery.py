@@ -22,7 +22,8 @@ Reliability (every setting below is on): a task is acknowledged only after it fi
 (``task_acks_late``), so a worker that dies mid-task leaves it to be delivered again
 (``task_reject_on_worker_lost``; with Redis, once the ``visibility_timeout`` has passed); each
 worker process reserves one task at a time (``worker_prefetch_multiplier=1``); hard and soft
-time limits stop a file that takes too long; worker processes are recycled after
+time limits stop a file that takes too long; the broker is swept for a dead worker's tasks every
+``AIMARK_RESTORE_INTERVAL`` seconds (kombu's default sweep is about 100 s); worker processes are recycled after
 ``AIMARK_MAX_TASKS_PER_CHILD`` tasks to bound native memory. Verify is idempotent, so a task
 run twice after a crash gives the same result.
 """
@@ -46,6 +47,14 @@ BROKER = os.environ.get("AIMARK_BROKER_URL", "redis://127.0.0.1:6379/0")
 BACKEND = os.environ.get("AIMARK_RESULT_BACKEND", BROKER)
 TIME_LIMIT = int(os.environ.get("AIMARK_TASK_TIME_LIMIT", "600"))
 VISIBILITY_TIMEOUT = int(os.environ.get("AIMARK_VISIBILITY_TIMEOUT", str(4 * TIME_LIMIT)))
+#: seconds between the sweeps that hand a dead worker's unacknowledged tasks to the others
+#: (kombu scans only every ``unacked_restore_throttle``-th sweep, 10 by default: set to 1 here)
+RESTORE_INTERVAL = int(os.environ.get("AIMARK_RESTORE_INTERVAL", str(max(1, min(10, VISIBILITY_TIMEOUT // 4)))))
+_TRANSPORT = {
+    "visibility_timeout": VISIBILITY_TIMEOUT,
+    "unacked_restore_interval": RESTORE_INTERVAL,
+    "unacked_restore_throttle": 1,
+}
 
 app = Celery("aimark", broker=BROKER, backend=BACKEND)
 app.conf.update(
@@ -55,7 +64,7 @@ app.conf.update(
     task_time_limit=TIME_LIMIT,
     task_soft_time_limit=max(1, TIME_LIMIT - 30) if TIME_LIMIT > 60 else TIME_LIMIT,
     worker_max_tasks_per_child=int(os.environ.get("AIMARK_MAX_TASKS_PER_CHILD", "1000")),
-    broker_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
+    broker_transport_options=_TRANSPORT,
     result_backend_transport_options={"visibility_timeout": VISIBILITY_TIMEOUT},
     task_serializer="json",
     result_serializer="json",
