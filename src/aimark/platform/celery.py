@@ -23,7 +23,9 @@ Reliability (every setting below is on): a task is acknowledged only after it fi
 (``task_reject_on_worker_lost``; with Redis, once the ``visibility_timeout`` has passed); each
 worker process reserves one task at a time (``worker_prefetch_multiplier=1``); hard and soft
 time limits stop a file that takes too long; the broker is swept for a dead worker's tasks every
-``AIMARK_RESTORE_INTERVAL`` seconds (kombu's default sweep is about 100 s); worker processes are recycled after
+``AIMARK_RESTORE_INTERVAL`` seconds (kombu's default sweep is about 100 s), and the sweep's lock
+expires after ``AIMARK_RESTORE_LOCK`` seconds, so a worker killed while it held it does not stop
+the sweeps for kombu's default 300 s; worker processes are recycled after
 ``AIMARK_MAX_TASKS_PER_CHILD`` tasks to bound native memory. Verify is idempotent, so a task
 run twice after a crash gives the same result.
 """
@@ -50,10 +52,14 @@ VISIBILITY_TIMEOUT = int(os.environ.get("AIMARK_VISIBILITY_TIMEOUT", str(4 * TIM
 #: seconds between the sweeps that hand a dead worker's unacknowledged tasks to the others
 #: (kombu scans only every ``unacked_restore_throttle``-th sweep, 10 by default: set to 1 here)
 RESTORE_INTERVAL = int(os.environ.get("AIMARK_RESTORE_INTERVAL", str(max(1, min(10, VISIBILITY_TIMEOUT // 4)))))
+#: the lock a sweep holds: a worker killed while holding it blocks every sweep until it expires
+#: (kombu's default is 300 s), so it is kept a few sweeps long
+RESTORE_LOCK = int(os.environ.get("AIMARK_RESTORE_LOCK", str(max(5, 3 * RESTORE_INTERVAL))))
 _TRANSPORT = {
     "visibility_timeout": VISIBILITY_TIMEOUT,
     "unacked_restore_interval": RESTORE_INTERVAL,
     "unacked_restore_throttle": 1,
+    "unacked_mutex_expire": RESTORE_LOCK,
 }
 
 app = Celery("aimark", broker=BROKER, backend=BACKEND)
