@@ -12,7 +12,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import platform
+from . import (
+    platform,
+    security,  # noqa: F401  (registers the security-data check)
+)
 from .api import (
     ContentOptions,
     FinalStep,

@@ -38,19 +38,25 @@ class VerifyOptions:
     """``watermark``: look for a watermark (default yes); ``key``: the watermark key (default:
     the public key); ``explicit``: look for an explicit label (default yes); ``decide``: add
     the platform decision (SPEC section 6) with ``declared_ai``, what the uploader declared
-    (None: nothing declared); ``settings``: options of registered checks, by whatever names
-    they document."""
+    (None: nothing declared); ``security``/``trusted_keys``: check the ReservedCode security
+    data, with pinned keys for identity; ``c2pa``/``trust_anchors``: validate a C2PA manifest;
+    ``settings``: options of registered checks, by whatever names they document."""
 
     watermark: bool = True
     key: Key = None
     explicit: bool = True
     decide: bool = False
     declared_ai: bool | None = None
+    security: bool = True  # check ReservedCode1/2 security data
+    trusted_keys: Mapping[str, bytes] = field(default_factory=dict)  # pinned public keys (name -> raw)
+    c2pa: bool = True  # read and validate a C2PA manifest (embedded or a sidecar)
+    trust_anchors: str | None = None  # PEM root certificates for C2PA trust
     settings: Mapping[str, Any] = field(default_factory=dict)
 
 
 DEFAULT_VERIFY = VerifyOptions()
-METADATA_ONLY = VerifyOptions(watermark=False, explicit=False)
+#: metadata labels and their security data only: no content is decoded or hashed (no C2PA)
+METADATA_ONLY = VerifyOptions(watermark=False, explicit=False, c2pa=False)
 
 
 @dataclass
