@@ -12,10 +12,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from . import (
-    platform,
-    security,  # noqa: F401  (registers the security-data check)
-)
+# importing these registers their verify checks (C2PA, security data, the platform decision)
+from . import c2pa, checks, media, platform, security
 from .api import (
     ContentOptions,
     FinalStep,
@@ -89,18 +87,22 @@ __all__ = [
     "WatermarkReport",
     "__version__",
     "atomic_write",
+    "c2pa",
+    "checks",
     "decide",
     "detect_format",
     "error_report",
     "exiftool_config",
     "label_bytes",
     "label_file",
+    "media",
     "moderate",
     "parse_label_text",
     "parse_provider_code",
     "platform",
     "propagate",
     "read_labels",
+    "security",
     "verify",
     "verify_bytes",
 ]

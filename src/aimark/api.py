@@ -33,14 +33,41 @@ from . import checks, containers
 from . import media as media_registry
 from .checks import DEFAULT_VERIFY, VerifyOptions
 from .containers import DEFAULT_LIMITS, Buffer, Carrier, Limits, Piece
-from .errors import AimarkError, CorruptFile, InputError, OutputError, UnsupportedFormat, guard
+from .errors import AimarkError, CorruptFile, InputError, InvalidArgument, OutputError, UnsupportedFormat, guard
 from .label import AIGCLabel
 from .media import ContentOptions, ContentStep
 from .report import LabelRecord, Report, error
 
-#: A final step of the label journey (C2PA signing plugs in here): it receives the complete
-#: labeled file and the carrier name and returns the bytes to write. Nothing runs after it.
+#: A final step of the label journey, the simple form: it receives the complete labeled file
+#: and the carrier name and returns the bytes to write. Nothing runs after it.
 FinalStep = Callable[[bytes, str], bytes]
+
+
+@dataclass(frozen=True)
+class FinalInput:
+    """What a ``finish`` step (C2PA signing) receives: the complete labeled file and what it is."""
+
+    data: bytes
+    format: str  # the fine format name (jpeg, m4a, mp4, docx, ...)
+    carrier: str
+    media: str
+    label: AIGCLabel
+    watermark: str | None  # the embedded watermark payload (hex), if any
+    name: str | None  # the output path
+
+
+@dataclass(frozen=True)
+class FinalOutput:
+    """What a ``finish`` step gives back: the bytes to write and, for formats that cannot
+    embed it, a sidecar written beside the output as ``<name without extension><suffix>``."""
+
+    data: bytes
+    sidecar: bytes | None = None
+    sidecar_suffix: str = ".c2pa"
+
+
+#: the full form of the last step: nothing changes a byte after it
+Finisher = Callable[[FinalInput], FinalOutput]
 
 PathLike = str | os.PathLike[str]
 
@@ -58,6 +85,7 @@ class LabelResult:
     watermark: str | None = None  # the embedded watermark payload (hex)
     media: str | None = None  # the media of the file (text, image, audio, video)
     placement: str | None = None  # where the explicit label went (start/end/..., an image's position)
+    sidecar: str | None = None  # the sidecar a finish step wrote beside the output (a C2PA manifest)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -69,6 +97,7 @@ class LabelResult:
             "explicit": self.explicit,
             "placement": self.placement,
             "watermark": self.watermark,
+            "sidecar": self.sidecar,
         }
 
 
@@ -227,9 +256,14 @@ def label_file(
     final_step: FinalStep | None = None,
     fsync: bool = False,
     content: ContentOptions | None = None,
+    finish: Finisher | None = None,
 ) -> LabelResult:
     """Write ``src`` with exactly one AIGC metadata label to ``dst`` (or over ``src`` when
-    ``in_place``). The input is never modified otherwise; the output appears atomically."""
+    ``in_place``). The input is never modified otherwise; the output appears atomically.
+    ``finish`` (e.g. :func:`aimark.c2pa.signing_step`) runs last on the complete file; a
+    sidecar it returns is written beside the output, atomically too."""
+    if final_step is not None and finish is not None:
+        raise InvalidArgument("give final_step or finish, not both")
     s = os.fspath(src)
     if in_place:
         if dst is not None and not _same(s, os.fspath(dst)):
@@ -251,13 +285,30 @@ def label_file(
             raise
         pieces = done.pieces
         mode = os.stat(s).st_mode
+        sidecar: tuple[str, bytes] | None = None
+        step = done.step
         if final_step is not None:
             pieces = [final_step(b"".join(pieces), done.carrier.name)]
+        elif finish is not None:
+            data = b"".join(pieces)
+            fine = guard(lambda: done.carrier.read(data, limits).format, done.carrier.name) or done.carrier.name
+            wm = step.payload.hex() if step and step.payload is not None else None
+            out = finish(FinalInput(data, fine, done.carrier.name, done.media, label, wm, d))
+            pieces = [out.data]
+            if out.sidecar is not None:
+                sidecar = (os.path.splitext(d)[0] + out.sidecar_suffix, out.sidecar)
         try:
-            n = atomic_write(d, pieces, mode=mode, fsync=fsync)
+            if sidecar is not None:
+                atomic_write(sidecar[0], sidecar[1], fsync=fsync)
+            try:
+                n = atomic_write(d, pieces, mode=mode, fsync=fsync)
+            except BaseException:
+                if sidecar is not None:
+                    with contextlib.suppress(OSError):
+                        os.unlink(sidecar[0])
+                raise
         finally:
             pieces.clear()
-    step = done.step
     return LabelResult(
         d,
         done.carrier.name,
@@ -268,6 +319,7 @@ def label_file(
         watermark=step.payload.hex() if step and step.payload is not None else None,
         media=done.media,
         placement=step.placement if step and step.explicit else None,
+        sidecar=sidecar[0] if sidecar else None,
     )
 
 
@@ -333,7 +385,10 @@ def detect_format(path: PathLike) -> str:
 __all__ = [
     "DEFAULT_VERIFY",
     "ContentOptions",
+    "FinalInput",
+    "FinalOutput",
     "FinalStep",
+    "Finisher",
     "LabelResult",
     "VerifyOptions",
     "atomic_write",

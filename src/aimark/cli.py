@@ -77,6 +77,14 @@ def _parser() -> argparse.ArgumentParser:
         "--position", help="images: where the visible label goes (top-left, top, ..., bottom-right (default), center)"
     )
     lab.add_argument("--font", help="images: a TrueType/OpenType font file for label texts the bundled font cannot draw")
+    _key_file(lab)
+    lab.add_argument(
+        "--security-key", help="SM2 (or Ed25519) private key PEM: sign the label into ReservedCode1 (or AIMARK_SECURITY_KEY)"
+    )
+    lab.add_argument(
+        "--c2pa-cert", help="C2PA certificate chain PEM, leaf first (or AIMARK_C2PA_CERT): sign a C2PA manifest last"
+    )
+    lab.add_argument("--c2pa-key", help="the C2PA signing key, PKCS#8 PEM (or AIMARK_C2PA_KEY)")
 
     ver = sub.add_parser("verify", help="read and judge the AIGC labels of files")
     ver.add_argument("paths", nargs="+", metavar="PATH", help="files, directories or glob patterns")
@@ -89,6 +97,9 @@ def _parser() -> argparse.ArgumentParser:
         "--metadata-only", action="store_true", help="read the metadata labels only: no content is decoded (fast scans)"
     )
     ver.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
+    _key_file(ver)
+    ver.add_argument("--trust-anchors", help="PEM root certificates that C2PA signers chain to (or AIMARK_TRUST_ANCHORS)")
+    ver.add_argument("--trust-keys", metavar="DIR", help="pinned SM2/Ed25519 public keys (*.pem) for security-data identity")
     ver.add_argument("--decide", action="store_true", help="add the platform decision (Label 1/2/3 and the notice, SPEC §6)")
     ver.add_argument("--declared-ai", action="store_true", help="with --decide: the uploader declares the content AI-generated")
     ver.add_argument("-j", "--jobs", type=int, default=1, help="verify with N processes (default 1)")
@@ -106,7 +117,16 @@ def _parser() -> argparse.ArgumentParser:
     pro.add_argument("--producer", help="ContentProducer for a file that has no label yet (default: the propagator)")
     pro.add_argument("--produce-id", help="ProduceID for a file that has no label yet (default: the PropagateID)")
     pro.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
+    _key_file(pro)
+    pro.add_argument("--security-key", help="the platform's SM2 (or Ed25519) private key: sign into ReservedCode2")
     pro.add_argument("--json", action="store_true", help="print the result as one JSON object")
+
+    keys = sub.add_parser("keys", help="generate keys: SM2/Ed25519 for security data, a test PKI for C2PA")
+    keys_sub = keys.add_subparsers(dest="keys_command", required=True, metavar="ACTION")
+    gen = keys_sub.add_parser("generate", help="write new keys into a directory (private keys 0600)")
+    gen.add_argument("kind", choices=["sm2", "ed25519", "c2pa"])
+    gen.add_argument("directory")
+    gen.add_argument("--force", action="store_true", help="replace existing key files")
 
     srv = sub.add_parser("serve", help="run the HTTP verification service and its web page (needs aimark[serve])")
     srv.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
@@ -115,6 +135,26 @@ def _parser() -> argparse.ArgumentParser:
     srv.add_argument("--token-file", help="file holding the bearer token that /v1/propagate requires (or AIMARK_TOKEN)")
     srv.add_argument("--workers", type=int, default=4, help="requests verified at once (a thread pool; default 4)")
     return p
+
+
+def _key_file(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--key-file", help="read the watermark key from this file (or AIMARK_WATERMARK_KEY_FILE / AIMARK_WATERMARK_KEY)"
+    )
+
+
+def _watermark_key(args: argparse.Namespace) -> str | bytes | None:
+    """--key, else --key-file, else the environment: the key stays out of process lists."""
+    from .watermark import key_from_env
+
+    return args.key if args.key else key_from_env(args.key_file)
+
+
+def _security_key(path: str | None) -> object | None:
+    from . import security
+
+    path = path or os.environ.get("AIMARK_SECURITY_KEY")
+    return security.read_signing_key(path) if path else None
 
 
 def _err(msg: str) -> None:
@@ -157,11 +197,26 @@ def _cmd_label(args: argparse.Namespace) -> int:
         at=args.at,
         wording=args.wording,
         watermark=args.watermark,
-        key=args.key,
+        key=_watermark_key(args) if args.watermark else None,
         options=options,
     )
+    signing = _security_key(args.security_key)
+    if signing is not None:
+        from . import security
+
+        label.check(strict_codes=not args.allow_names)
+        label = security.sign_label(label, signing)  # type: ignore[arg-type]
+    finish = None
+    cert, ckey = args.c2pa_cert or os.environ.get("AIMARK_C2PA_CERT"), args.c2pa_key or os.environ.get("AIMARK_C2PA_KEY")
+    if cert or ckey:
+        if not (cert and ckey):
+            _err("C2PA signing needs both --c2pa-cert and --c2pa-key")
+            return EXIT_ERROR
+        from . import c2pa
+
+        finish = c2pa.signing_step(c2pa.C2paSigner.from_files(cert, ckey))
     result = label_file(
-        args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names, content=content
+        args.input, args.output, label, in_place=args.in_place, strict_codes=not args.allow_names, content=content, finish=finish
     )
     if args.json:
         print(json.dumps(result.to_dict(), ensure_ascii=False))
@@ -171,6 +226,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
             parts.append(f"+ explicit label at {result.placement}")
         if result.watermark:
             parts.append(f"+ watermark {result.watermark}")
+        if finish is not None:
+            parts.append(f"+ C2PA manifest {'in ' + result.sidecar if result.sidecar else 'embedded'}")
         print(f"{result.path}: labeled [{result.format}] " + " ".join(parts))
     return EXIT_OK
 
@@ -274,12 +331,27 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     items = [batch.Item(path, named) for path, named in expand(args.paths, args.recursive)]
     progress = _Progress(sys.stderr, sys.stderr.isatty() and not args.quiet and len(items) > 1, len(items))
     content = not args.metadata_only
+    from . import security
+
+    anchors_path = args.trust_anchors or os.environ.get("AIMARK_TRUST_ANCHORS")
+    anchors = None
+    if anchors_path:
+        try:
+            with open(anchors_path, encoding="ascii") as f:
+                anchors = f.read(1 << 20)
+        except (OSError, UnicodeError) as exc:
+            _err(f"{anchors_path}: cannot read the trust anchors ({exc})")
+            return EXIT_ERROR
+    trust_dir = args.trust_keys or os.environ.get("AIMARK_TRUST_KEYS")
     options = VerifyOptions(
         watermark=content and not args.no_watermark,
         explicit=content,
-        key=args.key,
+        key=_watermark_key(args),
         decide=args.decide,
         declared_ai=True if args.declared_ai else None,
+        c2pa=content,
+        trust_anchors=anchors,
+        trusted_keys=security.load_trusted_keys(trust_dir) if trust_dir else {},
     )
 
     def emit(out: batch.Outcome) -> None:
@@ -333,7 +405,8 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
         producer=args.producer,
         produce_id=args.produce_id,
         in_place=args.in_place,
-        key=args.key,
+        key=_watermark_key(args),
+        security_key=_security_key(args.security_key),  # type: ignore[arg-type]
     )
     if args.json:
         print(json.dumps(res.to_dict(), ensure_ascii=False))
@@ -343,6 +416,16 @@ def _cmd_propagate(args: argparse.Namespace) -> int:
     else:
         print(f"{args.input}: left alone: no label, no generation trace and no declaration")
     return EXIT_OK if res.written else EXIT_NONCOMPLIANT
+
+
+# -- keys --------------------------------------------------------------------------------------
+def _cmd_keys(args: argparse.Namespace) -> int:
+    from .keys import GENERATORS
+
+    written = GENERATORS[args.kind](args.directory, force=args.force)
+    for w in written:
+        print(f"{w.path}{'  (private, mode 0600)' if w.secret else ''}")
+    return EXIT_OK
 
 
 # -- serve -------------------------------------------------------------------------------------
@@ -364,7 +447,13 @@ def _cmd_serve(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
-        commands = {"label": _cmd_label, "verify": _cmd_verify, "propagate": _cmd_propagate, "serve": _cmd_serve}
+        commands = {
+            "label": _cmd_label,
+            "verify": _cmd_verify,
+            "propagate": _cmd_propagate,
+            "serve": _cmd_serve,
+            "keys": _cmd_keys,
+        }
         return commands[args.command](args)
     except AimarkError as exc:
         _err(str(exc))

@@ -143,8 +143,31 @@ def get_carrier(name: str) -> Carrier:
 
 
 def sniff_buffer(buf: Buffer, ext: str | None = None) -> Carrier:
-    """The carrier of a whole file held in ``buf`` (only its first bytes are looked at)."""
+    """The carrier of a whole file held in ``buf`` (only its first bytes are looked at).
+
+    A leading ID3v2 tag is a wrapper that some writers put before formats other than MP3 (c2pa
+    writes its manifest into one before a FLAC stream): when the bytes after the tag sniff as a
+    format with a full score, that format wins; otherwise the file is sniffed as it starts.
+    """
+    skip = _id3_prefix(buf)
+    if skip:
+        after = bytes(buf[skip : skip + SNIFF_BYTES])
+        scored = [(c.sniff(after), c) for c in _REGISTRY.values()] if after else []
+        best = max(scored, key=lambda t: t[0], default=(0, None))
+        if best[0] >= 100 and best[1] is not None:
+            return best[1]
     return sniff(bytes(buf[:SNIFF_BYTES]), ext)
+
+
+def _id3_prefix(buf: Buffer) -> int:
+    """The size of an ID3v2 tag at the start of ``buf`` (0 when there is none or it is broken)."""
+    head = bytes(buf[:10])
+    if len(head) < 10 or head[:3] != b"ID3" or head[3] not in (2, 3, 4) or any(b & 0x80 for b in head[6:10]):
+        return 0
+    size = 10 + ((head[6] << 21) | (head[7] << 14) | (head[8] << 7) | head[9])
+    if head[3] == 4 and head[5] & 0x10:
+        size += 10
+    return size if size < len(buf) else 0
 
 
 #: What a matching extension adds to the score of an ``ext_hint`` carrier (text formats only).

@@ -24,6 +24,7 @@ from ..containers import DEFAULT_LIMITS, Limits
 from ..errors import InvalidLabel
 from ..label import AIGCLabel, LabelKind, parse_provider_code
 from ..report import Decision, Report, Severity
+from ..security import SigningKey, sign_label
 from ..watermark import Key
 from .decision import decide
 
@@ -97,10 +98,12 @@ def propagate(
     in_place: bool = False,
     key: Key = None,
     limits: Limits = DEFAULT_LIMITS,
+    security_key: SigningKey | None = None,
 ) -> Propagation:
     """Verify ``src`` (metadata, watermark, explicit label), decide, and write the propagated
     label to ``dst`` (atomically; the input is untouched unless ``in_place``). Nothing is
-    written when the decision is None."""
+    written when the decision is None. ``security_key``: the platform's key, whose security
+    data over the propagator's fields goes into ReservedCode2."""
     report = verify(src, limits=limits, options=VerifyOptions(key=key))
     decision = decide(report, declared_ai)
     new = propagated_label(
@@ -108,6 +111,8 @@ def propagate(
     )
     if new is None:
         return Propagation(report, decision, None, False, None)
+    if security_key is not None:
+        new = sign_label(new, security_key, "ReservedCode2")
     res = label_file(src, dst, new, in_place=in_place, limits=limits, strict_codes=False)
     return Propagation(report, decision, new, True, os.fspath(res.path))
 
