@@ -1,14 +1,14 @@
 """SM2 signatures with SM3 (GB/T 32918, GM/T 0003), in pure Python.
 
-Chosen on purpose (measured, see the README's *Trust* section): ``cryptography`` has SM3 but no
-SM2; ``tongsuopy`` is fast (a native Tongsuo build) but has had no release since 2023;
-``gmssl`` hard-codes the user id and is slow (17 ms sign, 29 ms verify here). This module is
-about 250 lines that this project maintains: SM3 from ``cryptography``, the curve arithmetic
-here -- Jacobian coordinates, a precomputed fixed-base table for the generator (built on first
-use) and a width-5 NAF for the public key -- giving sub-millisecond signing and
-about 1.5 ms verification on one core. It reproduces the standard's worked example with its
-published ``k`` and interoperates with OpenSSL 3 (``openssl pkeyutl -rawin -digest sm3
--pkeyopt distid:1234567812345678``).
+Chosen on purpose (measured side by side in ``benchmarks/bench_trust.py``): ``cryptography``
+has SM3 but no SM2; ``tongsuopy`` is fast (a native Tongsuo build) but has had no release since
+2023; ``gmssl`` hard-codes the user id and is an order of magnitude slower. This module is a few
+hundred lines that this project maintains: SM3 from ``cryptography``, the curve arithmetic here
+-- Jacobian coordinates, a precomputed fixed-base table for the generator (built on first use),
+a width-5 NAF for a public key seen for the first times and a cached fixed-window table for a
+key seen often (a producer whose files a platform verifies by the thousand). It reproduces the
+standard's worked example with its published ``k`` and interoperates with OpenSSL 3
+(``openssl pkeyutl -rawin -digest sm3 -pkeyopt distid:1234567812345678``).
 
 Keys are PEM: PKCS#8 ``PRIVATE KEY`` (or SEC 1 ``EC PRIVATE KEY``) and SubjectPublicKeyInfo
 ``PUBLIC KEY``, both with the SM2 curve OID 1.2.156.10197.1.301, as OpenSSL writes them.
@@ -156,17 +156,63 @@ def _odd_multiples(x: int, y: int, w: int = 5) -> tuple[Point, ...]:
     return tuple(_batch_affine(pts))
 
 
+_SEEN: dict[Point, int] = {}
+_KEY_TABLE_AFTER = 3  # a key verified this many times gets a fixed-window table (~5 ms to build)
+
+
+@lru_cache(maxsize=32)
+def _key_table(x: int, y: int) -> tuple[tuple[Point, ...], ...]:
+    """table[i][j - 1] = j * 16**i * Q: the fixed-window table of a key verified often."""
+    rows = []
+    base: Jacobian = (x, y, 1)
+    for _ in range(64):
+        bx, by = _affine(base)  # type: ignore[misc]
+        row: list[Jacobian] = [(bx, by, 1)]
+        for _ in range(14):
+            row.append(_add_affine(row[-1], bx, by))
+        rows.append(tuple(_batch_affine(row)))
+        base = _add_affine(row[-1], bx, by)
+    return tuple(rows)
+
+
 def _mul(k: int, pt: Point) -> Jacobian:
-    table = _odd_multiples(*pt)
-    acc = _INFINITY
+    """k * pt: by NAF for a key seen rarely, by a cached fixed-window table (no doublings) for a
+    key seen often (a producer whose files a platform verifies by the thousand)."""
+    seen = _SEEN.get(pt, 0) + 1
+    if len(_SEEN) > 1024:
+        _SEEN.clear()
+    _SEEN[pt] = seen
+    if seen > _KEY_TABLE_AFTER:
+        acc = _INFINITY
+        for row in _key_table(*pt):
+            j = k & 0xF
+            if j:
+                acc = _add_affine(acc, *row[j - 1])
+            k >>= 4
+        return acc
+    return _mul_naf(k, _odd_multiples(*pt))
+
+
+def _mul_naf(k: int, table: tuple[Point, ...]) -> Jacobian:
+    """The NAF double-and-add chain with the doubling inlined (the hot loop of a verify)."""
+    p = P
+    x, y, z = 0, 1, 0
     for d in reversed(_naf(k)):
-        acc = _double(acc)
-        if d > 0:
-            acc = _add_affine(acc, *table[d >> 1])
-        elif d < 0:
-            x, y = table[(-d) >> 1]
-            acc = _add_affine(acc, x, P - y)
-    return acc
+        if z:  # double (a = -3)
+            zz = z * z % p
+            m = 3 * (x - zz) * (x + zz) % p
+            yy = y * y % p
+            s4 = 4 * x * yy % p
+            x3 = (m * m - 2 * s4) % p
+            z = 2 * y * z % p
+            y = (m * (s4 - x3) - 8 * yy * yy) % p
+            x = x3
+        if d:
+            qx, qy = table[abs(d) >> 1]
+            if d < 0:
+                qy = p - qy
+            x, y, z = _add_affine((x, y, z), qx, qy)
+    return x, y, z
 
 
 def _add(p1: Jacobian, p2: Jacobian) -> Jacobian:

@@ -24,6 +24,7 @@ temporary file is removed when the response is ready.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hmac
 import json
 import os
@@ -46,6 +47,7 @@ from ..api import error_report, label_file, verify
 from ..checks import VerifyOptions
 from ..containers import DEFAULT_LIMITS, Limits
 from ..errors import AimarkError, OutputError
+from ..security import SigningKey, read_signing_key, sign_label
 from ..watermark import Key, key_from_env
 from .decision import decide
 from .hooks import Moderation, moderate
@@ -69,6 +71,7 @@ class Config:
     workers: int = 4
     key: Key = None
     limits: Limits = field(default=DEFAULT_LIMITS)
+    security_key: SigningKey | None = None  # the platform's key: ReservedCode2 of propagated files
 
 
 def read_token(path: str | None) -> str | None:
@@ -295,6 +298,8 @@ def create_app(config: Config | None = None) -> FastAPI:
             new = propagated_label(report, decision, propagator, propagate_id)
             if new is None:
                 return Response(status_code=204, headers={"X-Aimark-Decision": "none"})
+            if cfg.security_key is not None:
+                new = sign_label(new, cfg.security_key, "ReservedCode2")
             label_file(path, out, new, limits=cfg.limits, strict_codes=False)
             with open(out, "rb") as f:
                 data = f.read()
@@ -375,7 +380,10 @@ def serve(config: Config, *, host: str = "127.0.0.1", port: int = 8000) -> None:
     import uvicorn
 
     if config.key is None:
-        config = Config(config.max_upload, config.token, config.workers, key_from_env(), config.limits)
+        config = dataclasses.replace(config, key=key_from_env())
+    path = os.environ.get("AIMARK_SECURITY_KEY")
+    if config.security_key is None and path:
+        config = dataclasses.replace(config, security_key=read_signing_key(path))
     uvicorn.run(create_app(config), host=host, port=port, log_level="warning", access_log=False)
 
 
