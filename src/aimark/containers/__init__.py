@@ -5,7 +5,7 @@ Importing this package registers the built-in carriers; :func:`sniff` picks one 
 
 from __future__ import annotations
 
-from . import bmff, gif, id3, jpeg, markdown, ooxml, pdf, png, riff, textdoc, tiff, vorbis  # noqa: F401  (imported to register their carriers)
+from . import bmff, flv, gif, id3, jpeg, markdown, matroska, ooxml, pdf, png, riff, textdoc, tiff, vorbis  # noqa: F401  (imported to register their carriers)
 from .base import (
     DEFAULT_LIMITS,
     Buffer,

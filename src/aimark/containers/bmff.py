@@ -12,9 +12,14 @@ and renumbered), or a new one is appended to udta. When udta already holds an iT
 (``mdir``) meta, the ``mdta`` meta goes after it: exiftool and ffprobe read both, iTunes-style
 readers keep seeing their tags, but mutagen reads only the first meta box of udta and so does
 not see the label there. Foreign ``AIGC`` items (iTunes freeform, an mdta meta in moov) are
-removed so the file carries exactly one label. When ``moov``
-precedes the media data, every ``stco``/``co64`` chunk offset is shifted by the size change.
-Fragmented files (``mvex``) whose moov would move data are refused. Media data is never touched.
+removed so the file carries exactly one label. A ``free``/``skip``
+box right after (or before) ``moov`` absorbs the size change when it is large enough, so nothing
+moves. Otherwise, when ``moov`` precedes the media data, every ``stco``/``co64`` chunk offset is
+shifted by the size change; in a fragmented file (``mvex``: ffmpeg's ``frag_keyframe+empty_moov``,
+CMAF init + fragments in one file) the label goes in the init ``moov`` and every absolute offset
+after it moves with it: ``tfhd`` base-data-offsets and ``tfra`` entries (``default_base_moof``
+fragments and ``sidx`` references are relative and need nothing); a ``sidx`` before ``moov`` is
+refused. Media data is never touched.
 """
 
 from __future__ import annotations
@@ -342,13 +347,80 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
         raise LimitExceeded(f"moov box of {moov.end - moov.start} bytes")
     new = bytearray(_new_moov(buf, moov, label, limits))
     delta = len(new) - (moov.end - moov.start)
+    i = top.index(moov)
+    after = top[i + 1] if i + 1 < len(top) else None
+    before = top[i - 1] if i > 0 else None
+    for pad, first in ((after, False), (before, True)):  # a free/skip box beside moov absorbs the change
+        if delta and pad is not None and pad.type in (b"free", b"skip") and _fits(pad, delta):
+            rest = _padding(pad.type, (pad.end - pad.start) - delta)
+            span = (pad.start, moov.end) if first else (moov.start, pad.end)
+            return splice(buf, [(span[0], span[1], rest + bytes(new) if first else bytes(new) + rest)])
+    edits: list[tuple[int, int, bytes]] = []
     data_after = any(b.type in (b"mdat", b"moof") for b in top if b.start > moov.start)
     if delta and data_after:
-        if any(b.type == b"mvex" for b in boxes(buf, moov.data, moov.end, limits)):
-            raise UnsupportedFormat("fragmented MP4 with moov before the fragments: labeling would move their data")
         _shift_offsets(new, moov.start, delta, limits)
-    edits = [(moov.start, moov.end, bytes(new))]
+        if any(b.type == b"mvex" for b in boxes(buf, moov.data, moov.end, limits)):
+            edits += _shift_fragments(buf, top, moov, delta, limits)
+    edits.append((moov.start, moov.end, bytes(new)))
     return splice(buf, edits)
+
+
+def _fits(pad: Box, delta: int) -> bool:
+    left = (pad.end - pad.start) - delta
+    return left == 0 or left >= 8
+
+
+def _padding(btype: bytes, size: int) -> bytes:
+    return make_box(btype, b"\x00" * (size - 8)) if size else b""
+
+
+def _shift_fragments(buf: Buffer, top: list[Box], moov: Box, delta: int, limits: Limits) -> list[tuple[int, int, bytes]]:
+    """Edits that keep a fragmented file's absolute offsets valid when everything after moov
+    moves by ``delta``: ``tfhd`` base-data-offsets and ``tfra`` moof offsets. ``sidx`` offsets
+    are relative to the sidx box itself (fine when it comes after moov, refused before it)."""
+    edits: list[tuple[int, int, bytes]] = []
+    for box in top:
+        if box.type == b"sidx" and box.start < moov.start:
+            raise UnsupportedFormat("a segment index (sidx) before moov: labeling would break its offsets")
+        if box.type == b"moof" and box.start > moov.start:
+            for traf in boxes(buf, box.data, box.end, limits):
+                if traf.type != b"traf":
+                    continue
+                for tfhd in boxes(buf, traf.data, traf.end, limits):
+                    if tfhd.type == b"tfhd" and tfhd.size >= 16 and u32be(buf, tfhd.data) & 0x000001:
+                        off = int(struct.unpack_from(">Q", buf, tfhd.data + 8)[0])
+                        if off > moov.start:
+                            edits.append((tfhd.data + 8, tfhd.data + 16, struct.pack(">Q", off + delta)))
+        elif box.type == b"mfra":
+            for tfra in boxes(buf, box.data, box.end, limits):
+                if tfra.type == b"tfra":
+                    edits += _shift_tfra(buf, tfra, moov.start, delta)
+    return edits
+
+
+def _shift_tfra(buf: Buffer, tfra: Box, after: int, delta: int) -> list[tuple[int, int, bytes]]:
+    if tfra.size < 16:
+        raise CorruptFile("tfra box too short")
+    version = buf[tfra.data]
+    sizes = u32be(buf, tfra.data + 8)
+    extra = (((sizes >> 4) & 3) + 1) + (((sizes >> 2) & 3) + 1) + ((sizes & 3) + 1)
+    n = u32be(buf, tfra.data + 12)
+    wide = 8 if version == 1 else 4
+    entry = 2 * wide + extra
+    pos = tfra.data + 16
+    if pos + n * entry > tfra.end:
+        raise CorruptFile("tfra entries run past the box")
+    table = bytearray(buf[pos : pos + n * entry])
+    fmt = ">Q" if version == 1 else ">I"
+    for k in range(n):
+        at = k * entry + wide  # time, then moof_offset
+        off = struct.unpack_from(fmt, table, at)[0]
+        if off > after:
+            off += delta
+            if version == 0 and off >= 1 << 32:
+                raise LimitExceeded("a tfra moof offset no longer fits 32 bits")
+            struct.pack_into(fmt, table, at, off)
+    return [(pos, pos + n * entry, bytes(table))]
 
 
 def sniff(head: bytes) -> int:

@@ -15,7 +15,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ..errors import CorruptFile, LimitExceeded
+from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
 from ..label import AIGCLabel
 from ..report import error
 from . import xmp
@@ -284,5 +284,142 @@ WAV = register(
         read=read_wav,
         write=write_wav,
         media="audio",
+    )
+)
+
+
+# -- AVI ---------------------------------------------------------------------------------------
+# The video guide's site: a ``LIST``/``INFO`` child chunk ``AIGC`` (ffprobe shows it as the
+# format tag AIGC). Writing edits the INFO list before ``movi`` (or adds one after ``hdrl``) and
+# takes the size change from the ``JUNK`` padding chunk that follows it when there is room (ffmpeg
+# leaves about a kilobyte there), so no offset moves. Otherwise ``movi`` moves: ``idx1`` offsets
+# are fixed when they are absolute (relative ones need nothing), and files with OpenDML indexes
+# (``indx`` super indexes, ``AVIX`` extensions: absolute 64-bit offsets) are refused rather than
+# risked. Only the first RIFF chunk changes; AVIX chunks after it are copied.
+_JUNK = (b"JUNK", b"junk", b"PAD ")
+
+
+def sniff_avi(head: bytes) -> int:
+    return 100 if head[:4] == b"RIFF" and head[8:12] == b"AVI " else 0
+
+
+def _list_type(buf: Buffer, chunk: Chunk) -> bytes:
+    return bytes(buf[chunk.data : chunk.data + 4]) if chunk.fourcc == b"LIST" and chunk.size >= 4 else b""
+
+
+def read_avi(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
+    riff = walk(buf, limits)
+    res = ReadResult.after_walk(riff.complete, riff.problem, "AVI", "avi", fmt="avi")
+    for i, chunk in enumerate(riff.chunks):
+        if _list_type(buf, chunk) == b"INFO":
+            try:
+                children = _info_children(buf, chunk, limits)
+            except CorruptFile as exc:
+                res.findings.append(error(exc.code, exc.message, f"avi:LIST[{i}]"))
+                res.complete = False
+                continue
+            for child in children:
+                if WAV_LABEL in child.fourcc.upper():
+                    _chunk_text(buf, child, limits, f"avi:LIST[{i}]:INFO:{child.fourcc.decode('latin-1')}", res)
+        elif WAV_LABEL in chunk.fourcc.upper():
+            _chunk_text(buf, chunk, limits, f"avi:{chunk.fourcc.decode('latin-1')}[{i}]", res)
+    return res
+
+
+def _has_opendml_index(buf: Buffer, riff: Riff, limits: Limits) -> bool:
+    """Whether the file carries OpenDML super indexes with entries, or AVIX extensions."""
+    if riff.end < len(buf) and bytes(buf[riff.end : riff.end + 4]) == b"RIFF":
+        return True
+    for chunk in riff.chunks:
+        if _list_type(buf, chunk) != b"hdrl":
+            continue
+        stack = [chunk]
+        while stack:
+            lst = stack.pop()
+            found, _, _ = chunks(buf, lst.data + 4, lst.data + lst.size, limits)
+            for c in found:
+                if c.fourcc == b"LIST":
+                    stack.append(c)
+                elif c.fourcc == b"indx" and c.size >= 8 and u32le(buf, c.data + 4) > 0:  # nEntriesInUse
+                    return True
+    return False
+
+
+def write_avi(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
+    riff = walk(buf, limits)
+    if not riff.complete:
+        raise CorruptFile(f"cannot label a broken AVI: {riff.problem}")
+    movi_i = next((i for i, c in enumerate(riff.chunks) if _list_type(buf, c) == b"movi"), None)
+    if movi_i is None:
+        raise CorruptFile("AVI without a movi list")
+    head = riff.chunks[:movi_i]
+    text = label.to_inner_json().encode("ascii") + b"\x00"
+    edits: list[Edit] = []
+    info_i = next((i for i, c in enumerate(head) if _list_type(buf, c) == b"INFO"), None)
+    for i, c in enumerate(riff.chunks):  # labels in other INFO lists or bare chunks go
+        if i == info_i:
+            continue
+        if _list_type(buf, c) == b"INFO":
+            kids = _info_children(buf, c, limits)
+            drop = [k for k in kids if WAV_LABEL in k.fourcc.upper()]
+            if drop:
+                kept = b"".join(bytes(buf[k.start : k.end]) for k in kids if k not in drop)
+                edits.append((c.start, c.end, make_chunk(b"LIST", b"INFO" + kept)))
+        elif WAV_LABEL in c.fourcc.upper():
+            edits.append((c.start, c.end, make_chunk(b"JUNK", b"\x00" * c.size)))  # same size: nothing moves
+    if info_i is not None:
+        info = head[info_i]
+        kept = b"".join(
+            bytes(buf[k.start : k.end]) for k in _info_children(buf, info, limits) if WAV_LABEL not in k.fourcc.upper()
+        )
+        at, old_end = info.start, info.end
+    else:
+        hdrl = next((c for c in head if _list_type(buf, c) == b"hdrl"), None)
+        kept = b""
+        at = old_end = hdrl.end if hdrl is not None else riff.chunks[movi_i].start
+    new = make_chunk(b"LIST", b"INFO" + kept + make_chunk(WAV_LABEL, text))
+    delta = len(new) - (old_end - at)
+    nxt = next((c for c in riff.chunks if c.start == old_end), None)
+    if delta and nxt is not None and nxt.fourcc in _JUNK and nxt.end - nxt.start - delta >= 8:
+        junk = nxt.end - nxt.start - delta - 8
+        edits.append((at, nxt.end, new + make_chunk(nxt.fourcc, b"\x00" * junk)))  # the padding absorbs it
+    elif delta <= -8:
+        edits.append((at, old_end, new + make_chunk(b"JUNK", b"\x00" * (-delta - 8))))
+    else:
+        edits.append((at, old_end, new))
+        if delta:
+            if _has_opendml_index(buf, riff, limits):
+                raise UnsupportedFormat("an OpenDML AVI without padding before movi: labeling would move its 64-bit indexes")
+            edits += _shift_idx1(buf, riff, riff.chunks[movi_i], delta)
+    return resized(buf, riff, edits, "AVI")
+
+
+def _shift_idx1(buf: Buffer, riff: Riff, movi: Chunk, delta: int) -> list[Edit]:
+    """idx1 with absolute offsets moved by ``delta`` (relative ones, from 'movi', need nothing)."""
+    idx = next((c for c in riff.chunks if c.fourcc == b"idx1" and c.start > movi.start), None)
+    if idx is None or idx.size < 16:
+        return []
+    first = u32le(buf, idx.data + 8)
+    if first < movi.data:  # offsets relative to the 'movi' fourcc
+        return []
+    n = idx.size // 16
+    table = bytearray(buf[idx.data : idx.data + n * 16])
+    for k in range(n):
+        off = struct.unpack_from("<I", table, k * 16 + 8)[0] + delta
+        if not 0 <= off < 1 << 32:
+            raise LimitExceeded("an idx1 offset no longer fits 32 bits")
+        struct.pack_into("<I", table, k * 16 + 8, off)
+    return [(idx.data, idx.data + n * 16, bytes(table))]
+
+
+AVI = register(
+    Carrier(
+        name="avi",
+        mime="video/x-msvideo",
+        extensions=(".avi",),
+        sniff=sniff_avi,
+        read=read_avi,
+        write=write_avi,
+        media="video",
     )
 )
