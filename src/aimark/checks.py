@@ -192,6 +192,9 @@ def _content(ctx: VerifyContext) -> None:
     except AimarkError as exc:
         ctx.report.findings.append(warning("content_unreadable", f"{media.unreadable}: {exc.message}"))
         return
+    except Exception as exc:  # a decoder (PyAV, Pillow) failing on hostile content in its own way
+        ctx.report.findings.append(warning("content_unreadable", f"{media.unreadable}: {type(exc).__name__}"))
+        return
     if opts.explicit and found is not None:
         ctx.report.explicit = found
     watermark_findings(ctx.report, wm if opts.watermark else None)

@@ -69,7 +69,7 @@ def decode(
             raise UnsupportedFormat("a video file: audible prompts and watermarks are for audio files (metadata only here)")
         st = streams[0]
         ctx = st.codec_context
-        if not ctx.sample_rate or not ctx.channels:
+        if ctx is None or not ctx.sample_rate or not ctx.channels:
             raise CorruptFile("the audio stream declares no sample rate or channels")
         if ctx.channels > limits.max_audio_channels:
             raise LimitExceeded(f"{ctx.channels} channels (limit {limits.max_audio_channels})")
