@@ -208,9 +208,9 @@ def media(tmp_path_factory: pytest.TempPathFactory, make_image) -> dict[str, Pat
         _ffmpeg(*tone, *codec, *tags, d / f"a.{ext}")
         out[ext] = d / f"a.{ext}"
     video = ["-f", "lavfi", "-i", "testsrc=size=64x48:rate=10:duration=1", "-c:v", "libx264"]
-    _ffmpeg(*video, d / "a.mp4")
-    _ffmpeg(*video, d / "a.mov")
-    out["mp4"], out["mov"] = d / "a.mp4", d / "a.mov"
+    for ext in ("mp4", "mov", "mkv"):
+        _ffmpeg(*video, d / f"a.{ext}")
+        out[ext] = d / f"a.{ext}"
     return out
 
 
@@ -267,16 +267,19 @@ def test_c2pa_reader_trusts_aimark_signed_files(
         assert tags is not None and any("Keep me" in str(v) for v in (tags.tags or {}).values())
 
 
-def test_sidecar_for_ogg_verifies_with_the_reader(media: dict[str, Path], keys: Path, tmp_path: Path) -> None:
-    out = tmp_path / "signed.ogg"
+@pytest.mark.parametrize("fmt,mime", [("ogg", "audio/ogg"), ("mkv", "video/x-matroska")])
+def test_sidecars_verify_with_the_reader(fmt: str, mime: str, media: dict[str, Path], keys: Path, tmp_path: Path) -> None:
+    out = tmp_path / f"signed.{fmt}"
     signer = aimark_c2pa.C2paSigner.from_files(str(keys / "c2pa-chain.pem"), str(keys / "c2pa-key.pem"))
-    res = aimark.label_file(media["ogg"], out, AIGCLabel(PRODUCER, "ogg-1"), finish=aimark_c2pa.signing_step(signer))
+    res = aimark.label_file(media[fmt], out, AIGCLabel(PRODUCER, f"{fmt}-1"), finish=aimark_c2pa.signing_step(signer))
     assert res.sidecar == str(tmp_path / "signed.c2pa")
     root = (keys / "c2pa-root.pem").read_text()
-    doc = _reader(out, root, manifest=Path(res.sidecar).read_bytes(), mime="audio/ogg")
+    doc = _reader(out, root, manifest=Path(res.sidecar).read_bytes(), mime=mime)
     assert doc["validation_state"] == "Trusted"
     rep = aimark.verify(out, options=VerifyOptions(trust_anchors=root))
     assert rep.sections["c2pa"].sidecar is True and rep.sections["c2pa"].state == "Trusted" and rep.verdict.value == "compliant"
+    out.write_bytes(out.read_bytes() + b"x")  # any change to the file breaks the sidecar's hash
+    assert aimark.verify(out, options=VerifyOptions(trust_anchors=root)).sections["c2pa"].state == "Invalid"
 
 
 def _sign(src: Path, out: Path, keys: Path, produce_id: str = "t-1") -> None:
