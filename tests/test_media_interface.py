@@ -213,14 +213,14 @@ def test_mp4_with_video_and_m4a_are_different_media(tmp_path: Path, label: AIGCL
     _ffmpeg("-f", "lavfi", "-i", "sine=duration=1", "-c:a", "aac", m4a)
     v, a = aimark.verify(mp4), aimark.verify(m4a)
     assert (v.format, v.media) == ("mp4", "video") and (a.format, a.media) == ("m4a", "audio")
-    assert "content_not_checked" in [f.code for f in v.findings] and v.watermark is None
-    assert a.watermark is not None  # audio detection ran
-    # metadata labels work for both; content steps for video are not implemented yet
-    out = aimark.label_file(mp4, tmp_path / "o.mp4", label)
+    assert v.watermark is not None and v.watermark.method.startswith("video")  # the video package ran
+    assert "explicit_not_checked" in [f.code for f in v.findings]
+    assert a.watermark is not None and a.watermark.method.startswith("aimark-audio")  # the audio package ran
+    # content steps go to each file's own media: the video is re-encoded, the audio gets a prompt
+    out = aimark.label_file(mp4, tmp_path / "o.mp4", label, content=ContentOptions(explicit=True))
     assert out.media == "video" and aimark.verify(out.path).verdict.value == "compliant"
-    with pytest.raises(UnsupportedFormat, match="for video are not implemented yet"):
-        aimark.label_file(mp4, tmp_path / "w.mp4", label, content=ContentOptions(explicit=True))
-    assert not (tmp_path / "w.mp4").exists()
+    assert aimark.label_file(m4a, tmp_path / "o.m4a", label, content=ContentOptions(explicit=True)).media == "audio"
+    assert aimark.verify(tmp_path / "o.m4a").explicit.found  # type: ignore[union-attr]
 
 
 def test_mp3_with_cover_art_is_still_audio(tmp_path: Path, label: AIGCLabel) -> None:

@@ -199,7 +199,9 @@ def _label(
         spec = media_registry.require(media)
         step = spec.resolve(content, label)
         package = spec.load()
-        buf = bytes(guard(lambda: package.apply(carrier, buf, step, limits), carrier.name))
+        changed = guard(lambda: package.apply(carrier, buf, step, limits), carrier.name)
+        # bytes, or for video a read-only map of a temporary file (never copied into memory)
+        buf = changed if isinstance(changed, (bytes, mmap.mmap)) else bytes(changed)
     elif not carrier.metadata:
         raise UnsupportedFormat(
             f"{carrier.name} has no metadata site: ask for an explicit label and/or a watermark (--explicit, --watermark)"

@@ -184,6 +184,7 @@ def _content(ctx: VerifyContext) -> None:
         key=opts.key,
         expected=expected_payload(ctx.report, opts.key),
         read=ctx.read,
+        settings=opts.settings,
     )
     try:
         found, wm = guard(lambda: package.inspect(ctx.carrier, ctx.buf, probe, ctx.limits), ctx.carrier.name)
@@ -197,6 +198,8 @@ def _content(ctx: VerifyContext) -> None:
         return
     if opts.explicit and found is not None:
         ctx.report.explicit = found
+    elif opts.explicit and not media.reads_explicit:
+        ctx.report.findings.append(info("explicit_not_checked", f"aimark does not read visible labels in {media.name} yet"))
     watermark_findings(ctx.report, wm if opts.watermark else None)
 
 

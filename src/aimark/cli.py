@@ -74,9 +74,10 @@ def _parser() -> argparse.ArgumentParser:
     lab.add_argument("--watermark", action="store_true", help=f"also embed the invisible watermark ({kinds})")
     lab.add_argument("--key", help="watermark key (default: the public aimark key)")
     lab.add_argument(
-        "--position", help="images: where the visible label goes (top-left, top, ..., bottom-right (default), center)"
+        "--position", help="images, video: where the visible label goes (top-left, top, ..., bottom-right (default), center)"
     )
-    lab.add_argument("--font", help="images: a TrueType/OpenType font file for label texts the bundled font cannot draw")
+    lab.add_argument("--font", help="images, video: a TrueType/OpenType font file for label texts the bundled font cannot draw")
+    lab.add_argument("--badge", action="store_true", help="video: keep the label on every frame as a corner badge")
     _key_file(lab)
     lab.add_argument(
         "--security-key", help="SM2 (or Ed25519) private key PEM: sign the label into ReservedCode1 (or AIMARK_SECURITY_KEY)"
@@ -103,6 +104,8 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("--decide", action="store_true", help="add the platform decision (Label 1/2/3 and the notice, SPEC §6)")
     ver.add_argument("--declared-ai", action="store_true", help="with --decide: the uploader declares the content AI-generated")
     ver.add_argument("-j", "--jobs", type=int, default=1, help="verify with N processes (default 1)")
+    ver.add_argument("--frames", type=int, help="video: frames sampled for the watermark (default 32)")
+    ver.add_argument("--video-budget", type=float, help="video: seconds spent decoding the sampled frames (default 8)")
     ver.add_argument(
         "--resume", metavar="STATE", help="JSON Lines state file: skip the files it holds, append each new report to it"
     )
@@ -186,6 +189,8 @@ def _cmd_label(args: argparse.Namespace) -> int:
     options: dict[str, object] = {}  # only what was given: a media refuses options it does not take
     if args.position is not None:
         options["position"] = args.position
+    if args.badge:
+        options["badge"] = True
     if args.font is not None:
         options["font"] = args.font
     if args.explicit in ("rhythm", "voice") or voice is not None:
@@ -351,6 +356,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
         declared_ai=True if args.declared_ai else None,
         c2pa=content,
         trust_anchors=anchors,
+        settings={k: v for k, v in (("video_frames", args.frames), ("video_budget", args.video_budget)) if v is not None},
         trusted_keys=security.load_trusted_keys(trust_dir) if trust_dir else {},
     )
 

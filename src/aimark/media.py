@@ -150,6 +150,7 @@ class Probe:
     key: Key = None
     expected: bytes | None = None
     read: ReadResult | None = None
+    settings: Mapping[str, Any] = field(default_factory=dict)  # VerifyOptions.settings (e.g. video sampling)
 
 
 class MediaPackage(Protocol):
@@ -184,6 +185,7 @@ class Media:
     places: tuple[str, ...] = AXIS_PLACES
     options: Mapping[str, Any] = field(default_factory=dict)
     unreadable: str = "the content could not be decoded"
+    reads_explicit: bool = True  # False: inspect cannot see the explicit label (verify says so)
 
     def missing(self) -> str | None:
         """The first required module that is not installed, or None."""
@@ -292,6 +294,27 @@ register(
         requires=("numpy", "av"),
         options={"prompt": "rhythm", "voice": None},
         unreadable="the audio could not be decoded",
+    )
+)
+register(
+    Media(
+        "video",
+        "aimark.video",
+        wording="AI生成",
+        extra="video",
+        requires=("av", "numpy", "cv2", "PIL", "fontTools"),
+        places=("start", "end"),
+        options={
+            "position": "bottom-right",
+            "font": None,
+            "style": "plate",
+            "badge": False,
+            "seconds": 2.0,
+            "preset": "veryfast",
+            "crf": 20,
+        },
+        unreadable="the video could not be decoded",
+        reads_explicit=False,
     )
 )
 

@@ -354,9 +354,55 @@ def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> Wat
     arr, _ = _as_array(image)
     if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 16:
         return WatermarkReport(METHOD, False, detail={"attempts": 0})
+    return detect_residual(residual(_luma(arr)), key, expected=expected)
+
+
+def fold(r: np.ndarray) -> np.ndarray:
+    """A residual folded modulo the tile period (64 x 64): the statistic detection searches."""
+    return _fold(r)
+
+
+def sync_score(folded: np.ndarray, key: Key = None) -> float:
+    """The best sync z-score of a folded tile over offsets and the 8 orientations: how strongly
+    one picture (or frame) shows the mark at the tile's own scale."""
+    return _candidates(folded, _layout(normalize_key(key)))[0].score
+
+
+def detect_folded(folded: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD) -> WatermarkReport:
+    """Detection on an already folded tile (no lattice search: the mark at its own scale)."""
     k = normalize_key(key)
     lay = _layout(k)
-    r = _residual(_luma(arr))
+    attempts, best = 0, 0.0
+    for rank, cand in enumerate(_candidates(folded, lay)[:3]):
+        if attempts >= MAX_ATTEMPTS or cand.score < (SYNC_Z_FIRST if rank == 0 else SYNC_Z_MORE):
+            break
+        attempts += 1
+        best = max(best, cand.score)
+        payload = _decode(cand, lay, k)
+        if payload is not None:
+            detail = {
+                "attempts": attempts,
+                "sync_z": round(cand.score, 2),
+                "orientation": cand.orientation,
+                "transform": "identity",
+            }
+            p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
+            return WatermarkReport(method, True, payload.hex(), p, None if expected is None else payload == expected, detail)
+    return WatermarkReport(method, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
+
+
+def residual(y: np.ndarray) -> np.ndarray:
+    """The whitened residual of a luma plane (float32, 8-bit units) that detection folds; the
+    residuals of several frames of one video can be summed before :func:`detect_residual`."""
+    return _residual(np.asarray(y, np.float32))
+
+
+def detect_residual(r: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD) -> WatermarkReport:
+    """Detection on a whitened residual (:func:`residual`, or a sum of them)."""
+    if r.ndim != 2 or min(r.shape) < 16:
+        return WatermarkReport(method, False, detail={"attempts": 0})
+    k = normalize_key(key)
+    lay = _layout(k)
     attempts = 0
     best = 0.0
     for m in _transforms(r):  # the lattice is only estimated when the plain fold finds nothing
@@ -374,8 +420,8 @@ def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> Wat
                     "transform": "identity" if m is None else _describe(m),
                 }
                 p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
-                return WatermarkReport(METHOD, True, payload.hex(), p, None if expected is None else payload == expected, detail)
-    return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
+                return WatermarkReport(method, True, payload.hex(), p, None if expected is None else payload == expected, detail)
+    return WatermarkReport(method, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 
 def _transforms(r: np.ndarray) -> Iterator[np.ndarray | None]:
@@ -407,4 +453,16 @@ def _describe(m: np.ndarray) -> str:
     return f"scale {scale:.3f} angle {angle:.2f}"
 
 
-__all__ = ["DEFAULT_STRENGTH", "METHOD", "TILE", "detect", "embed", "tile_for"]
+__all__ = [
+    "DEFAULT_STRENGTH",
+    "METHOD",
+    "TILE",
+    "detect",
+    "detect_folded",
+    "detect_residual",
+    "embed",
+    "fold",
+    "residual",
+    "sync_score",
+    "tile_for",
+]
