@@ -391,6 +391,13 @@ def detect_folded(folded: np.ndarray, key: Key = None, *, expected: bytes | None
     return WatermarkReport(method, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 
+def best_guess_folded(folded: np.ndarray, key: Key = None) -> bytes:
+    """The 8 payload bytes at the strongest sync position of a folded tile, *unverified*
+    (for bit accuracy in benchmarks)."""
+    lay = _layout(normalize_key(key))
+    return np.packbits(_info_bits(_candidates(folded, lay)[0], lay)[:64].astype(np.uint8)).tobytes()
+
+
 def residual(y: np.ndarray) -> np.ndarray:
     """The whitened residual of a luma plane (float32, 8-bit units) that detection folds; the
     residuals of several frames of one video can be summed before :func:`detect_residual`."""
@@ -457,6 +464,7 @@ __all__ = [
     "DEFAULT_STRENGTH",
     "METHOD",
     "TILE",
+    "best_guess_folded",
     "detect",
     "detect_folded",
     "detect_residual",
