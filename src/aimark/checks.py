@@ -25,9 +25,10 @@ from typing import Any
 
 from . import media as media_registry
 from .containers import Buffer, Carrier, Limits, ReadResult
+from .containers.base import RawLabel
 from .errors import AimarkError, CorruptFile, LimitExceeded, MissingDependency, guard
 from .label import parse_label_text
-from .report import Report, WatermarkReport, error, info, warning
+from .report import Finding, LabelRecord, Report, WatermarkReport, error, info, warning
 from .watermark import Key, payload_for
 
 METADATA, SECURITY, C2PA, WATERMARK, EXPLICIT, DECISION = 100, 200, 300, 400, 500, 900
@@ -147,6 +148,7 @@ def _metadata(ctx: VerifyContext) -> None:
     ctx.read = res
     records = [parse_label_text(raw.text, raw.site, max_len=ctx.limits.max_label_text) for raw in res.labels]
     findings = list(res.findings)
+    records = _fold_mirrors(res.labels, records, findings)
     if len(records) > 1:
         sites = ", ".join(r.site for r in records)
         findings.append(error("duplicate_label", f"{len(records)} AIGC labels in one file ({sites}); exactly one is allowed"))
@@ -157,6 +159,21 @@ def _metadata(ctx: VerifyContext) -> None:
     report.findings.extend(findings)
     report.complete = res.complete
     report.metadata_site = carrier.metadata
+
+
+def _fold_mirrors(raws: list[RawLabel], records: list[LabelRecord], findings: list[Finding]) -> list[LabelRecord]:
+    """One label stored at its site and, identically, at known mirror sites counts once (with a
+    ``label_mirrored`` warning); copies that differ stay separate labels (``duplicate_label``)."""
+    primary = [rec for raw, rec in zip(raws, records, strict=True) if not raw.mirror]
+    mirrors = [rec for raw, rec in zip(raws, records, strict=True) if raw.mirror]
+    if len(primary) != 1 or not mirrors or any(m.aigc != primary[0].aigc or m.form == "unparsed" for m in mirrors):
+        return records
+    label = primary[0]
+    label.mirrors = [m.site for m in mirrors]
+    sites = ", ".join(label.mirrors)
+    what = f"the label is also stored, identically, at {sites} (a known mirror site)"
+    findings.append(warning("label_mirrored", what, label.site))
+    return [label]
 
 
 # -- WATERMARK (and the media package's explicit label) ---------------------------------------

@@ -75,18 +75,22 @@ class LabelRecord:
     findings: list[Finding] = field(default_factory=list)
     form: str = "inner"  # wrapped | inner | bare | unparsed
     empty: bool = False  # every field empty: a label shell, possibly wiped
+    mirrors: list[str] = field(default_factory=list)  # sites holding an identical copy (known mirrors)
 
     @property
     def ok(self) -> bool:
         return not any(f.severity is Severity.ERROR for f in self.findings)
 
     def to_dict(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "site": self.site,
             "form": self.form,
             "aigc": dict(self.aigc),
             "findings": [f.to_dict() for f in self.findings],
         }
+        if self.mirrors:
+            out["mirrors"] = list(self.mirrors)
+        return out
 
 
 @dataclass

@@ -65,6 +65,9 @@ class RawLabel:
 
     site: str
     text: str
+    #: a known mirror site of the format's label (WAV: LIST/INFO beside the AIGC chunk): an
+    #: identical copy here is the same label, not a second one
+    mirror: bool = False
 
 
 @dataclass

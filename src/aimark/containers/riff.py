@@ -186,9 +186,12 @@ WEBP = register(
 # -- WAV ---------------------------------------------------------------------------------------
 # The audio guide's site is a bare RIFF chunk ``AIGC`` holding the inner JSON. Readers also
 # accept a ``LIST``/``INFO`` child named ``AIGC`` and a ``TXXX:AIGC`` frame in an ``id3 ``
-# chunk (both written by other tools). Writing removes those and appends one ``AIGC`` chunk at
-# the end of the RIFF; with ``mirror_info`` the same JSON is also written as a LIST/INFO child
-# (ffprobe and mutagen cannot see a bare chunk) -- an opt-in deviation from "one label".
+# chunk (both written by other tools). The INFO child is a known mirror (gtkit/aigc writes the
+# chunk and an identical INFO copy): beside an identical chunk it is the same label.
+# Writing removes every label site and puts one ``AIGC`` chunk just before the ``data`` chunk,
+# where readers that scan a file's head or stream it find it. With ``mirror_info`` the same JSON
+# is also written as a LIST/INFO child (ffprobe and exiftool read only that site) -- an opt-in
+# mirror, which aimark's own verify then reports as ``label_mirrored``.
 WAV_LABEL = b"AIGC"
 _ID3_CHUNKS = (b"id3 ", b"ID3 ")
 
@@ -207,13 +210,13 @@ def _info_children(buf: Buffer, chunk: Chunk, limits: Limits) -> list[Chunk]:
     return found
 
 
-def _chunk_text(buf: Buffer, chunk: Chunk, limits: Limits, site: str, res: ReadResult) -> None:
+def _chunk_text(buf: Buffer, chunk: Chunk, limits: Limits, site: str, res: ReadResult, *, mirror: bool = False) -> None:
     if chunk.size > limits.max_text_chunk:
         res.findings.append(error("limit_exceeded", f"label chunk of {chunk.size} bytes", site))
         res.complete = False
         return
     text = bytes(buf[chunk.data : chunk.data + chunk.size]).rstrip(b"\x00")
-    res.labels.append(RawLabel(site, decode_text(text)))
+    res.labels.append(RawLabel(site, decode_text(text), mirror))
 
 
 def read_wav(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
@@ -235,7 +238,7 @@ def read_wav(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
                 continue
             for child in children:
                 if WAV_LABEL in child.fourcc.upper():
-                    _chunk_text(buf, child, limits, f"{site}:INFO:{child.fourcc.decode('latin-1')}", res)
+                    _chunk_text(buf, child, limits, f"{site}:INFO:{child.fourcc.decode('latin-1')}", res, mirror=True)
         elif chunk.fourcc in _ID3_CHUNKS:
             id3.read_tag(buf, chunk.data, chunk.data + chunk.size, site, res, limits)
     return res
@@ -247,31 +250,33 @@ def write_wav(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS, *,
     riff = walk(buf, limits)
     if not riff.complete:
         raise CorruptFile(f"cannot label a broken WAV: {riff.problem}")
-    if not any(c.fourcc == b"data" for c in riff.chunks):
+    data = next((c for c in riff.chunks if c.fourcc == b"data"), None)
+    if data is None:
         raise CorruptFile("WAV without a data chunk")
     text = label.to_inner_json().encode("ascii")
+    mirror = make_chunk(WAV_LABEL, text + b"\x00")  # INFO strings are NUL-terminated
     edits: list[Edit] = []
+    mirrored = False
     for chunk in riff.chunks:
         if WAV_LABEL in chunk.fourcc.upper():
             edits.append((chunk.start, chunk.end, b""))
-        elif chunk.fourcc == b"LIST":
+        elif chunk.fourcc == b"LIST" and _list_type(buf, chunk) == b"INFO":
             children = _info_children(buf, chunk, limits)
-            drop = [c for c in children if WAV_LABEL in c.fourcc.upper()]
-            if drop:
-                kept = b"".join(bytes(buf[c.start : c.end]) for c in children if c not in drop)
-                edits.append((chunk.start, chunk.end, make_chunk(b"LIST", b"INFO" + kept) if kept else b""))
+            kept = [bytes(buf[c.start : c.end]) for c in children if WAV_LABEL not in c.fourcc.upper()]
+            if mirror_info and not mirrored:
+                kept.append(mirror)
+                mirrored = True
+            elif len(kept) == len(children):
+                continue
+            edits.append((chunk.start, chunk.end, make_chunk(b"LIST", b"INFO" + b"".join(kept)) if kept else b""))
         elif chunk.fourcc in _ID3_CHUNKS and chunk.size:
             old = bytes(buf[chunk.data : chunk.data + chunk.size])
             if any(id3.is_label(f) for f in id3.load(old[: id3.tag_size(old)]).values()):
                 edits.append((chunk.start, chunk.end, make_chunk(chunk.fourcc, id3.labeled_tag(old[: id3.tag_size(old)], None))))
-    last = riff.chunks[-1]
-    tail = b""
-    if last.size & 1 and last.end == last.data + last.size:  # an odd last chunk missing its pad byte
-        tail = b"\x00"
-    tail += make_chunk(WAV_LABEL, text)
-    if mirror_info:
-        tail += make_chunk(b"LIST", b"INFO" + make_chunk(WAV_LABEL, text + b"\x00"))
-    edits.append((riff.end, riff.end, tail))
+    head = make_chunk(WAV_LABEL, text)
+    if mirror_info and not mirrored:
+        head += make_chunk(b"LIST", b"INFO" + mirror)
+    edits.append((data.start, data.start, head))
     return resized(buf, riff, edits, "WAV (RF64 is not supported)")
 
 
