@@ -301,6 +301,23 @@ def looks_like_label(text: str) -> bool:
     return "AIGC" in text.upper() or "ContentProducer" in text or "ProduceID" in text
 
 
+def label_start(head: bytes) -> bool:
+    """Whether bytes that open a site could open a label (``{`` or ``AIGC``, after padding):
+    a cheap look before decoding a segment that is usually something else."""
+    h = head.lstrip(b"\x00 \t\r\n")
+    return h.startswith(b"{") or h[:4].upper() == b"AIGC"
+
+
+def is_label_payload(text: str) -> bool:
+    """Whether a site that is not a label site holds nothing but a label. Products write the
+    bare ``AIGC{...}``, the wrapped ``{"AIGC":{...}}`` or the inner object into comments, image
+    descriptions and APP segments; a description that merely mentions AIGC is not a label."""
+    t = text.strip().strip("\x00").strip()
+    if not t.endswith("}"):
+        return False
+    return bool(_BARE_PREFIX.match(t)) or (t.startswith("{") and looks_like_label(t))
+
+
 def parse_label_text(text: str | bytes, site: str, *, max_len: int = MAX_LABEL_TEXT) -> LabelRecord:
     """Parse one label as stored at ``site`` (at most ``max_len`` characters, the
     ``Limits.max_label_text`` of the journey). Never raises: every deviation is a finding."""
@@ -377,7 +394,8 @@ def parse_label_text(text: str | bytes, site: str, *, max_len: int = MAX_LABEL_T
     if present != [k for k in FIELDS if k in aigc] and not any(f.code == "key_case" for f in findings):
         findings.append(info("key_order", "keys are not in Annex E order", site))
 
-    empty = all(v in ("", None) for v in aigc.values())
+    # a shell: nothing but empty Annex E fields (another schema's keys make it a label, not a shell)
+    empty = not unknown and all(v in ("", None) for v in aigc.values())
     if empty:
         findings.append(warning("empty_label", "every label field is empty: a label shell, possibly wiped", site))
         return LabelRecord(site, aigc, findings, form=form, empty=True)

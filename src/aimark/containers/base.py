@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 
 from ..errors import CorruptFile, UnsupportedFormat
 from ..label import MAX_LABEL_TEXT
-from ..report import Finding, error
+from ..report import Finding, error, warning
 
 if TYPE_CHECKING:
     from ..label import AIGCLabel
@@ -88,6 +88,13 @@ class ReadResult:
             res.complete = False
             res.findings.append(error("corrupt_container", f"{what} structure: {problem}", site))
         return res
+
+    def nonstandard(self, site: str, text: str, standard: str) -> None:
+        """A label found at a site products use but the standard does not name: read, with a
+        ``label_nonstandard_site`` warning (relabeling moves it to ``standard``)."""
+        self.labels.append(RawLabel(site, text))
+        what = f"label stored at a non-standard site (the standard site is {standard}; relabeling moves it there)"
+        self.findings.append(warning("label_nonstandard_site", what, site))
 
     def add(self, labels: Sequence[RawLabel], findings: Sequence[Finding], complete: bool = True) -> None:
         self.labels.extend(labels)

@@ -4,8 +4,10 @@ The tag's bytes are cut out of the file by its declared size (bounded by
 ``Limits.max_id3_tag``) and handed to mutagen, which reads ID3v2.2, 2.3 and 2.4 (with
 unsynchronisation, extended headers and compressed frames) and writes 2.3 or 2.4 correctly.
 Writing keeps the tag's version and every other frame, removes any other ``TXXX`` whose
-description contains ``AIGC`` and adds one ``TXXX:AIGC`` holding the inner JSON. Only the tag
-is rebuilt; the MPEG frames after it (and an ID3v1 tag at the end) are copied byte for byte.
+description contains ``AIGC`` and adds one ``TXXX:AIGC`` holding the inner JSON. Tags stacked
+behind the first (a tool that prepends its own tag leaves the old one there) are read too, and
+lose their label frames on writing. Only the tags are rebuilt; the MPEG frames after them (and an
+ID3v1 tag at the end) are copied byte for byte.
 
 The same helpers read and rewrite the ``id3 `` chunk of WAV files (:mod:`.riff`).
 """
@@ -125,20 +127,44 @@ def sniff_mp3(head: bytes) -> int:
     return 60 if _layer3_header(head) else 0
 
 
+MAX_STACKED = 8  # ID3v2 tags laid end to end at the start of a file (a tool prepending its own)
+
+
+def stacked(buf: Buffer, limits: Limits) -> list[tuple[int, int]]:
+    """(offset, size) of each ID3v2 tag at the start of the file. Players read the first; a tool
+    that prepends a tag without merging (gtkit/aigc writes its TXXX:AIGC tag this way) leaves
+    the old one behind it, where a label may sit too."""
+    out: list[tuple[int, int]] = []
+    off = 0
+    while len(out) < MAX_STACKED and (size := tag_size(buf, off)):
+        if size > limits.max_id3_tag or off + size > len(buf):
+            out.append((off, size))  # _cut reports it
+            break
+        out.append((off, size))
+        off += size
+    return out
+
+
 def read_mp3(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     res = ReadResult(format="mp3")
-    if tag_size(buf, 0):
-        read_tag(buf, 0, len(buf), "mp3:ID3v2", res, limits)
+    for i, (off, _size) in enumerate(stacked(buf, limits)):
+        read_tag(buf, off, len(buf), "mp3:ID3v2" if i == 0 else f"mp3:ID3v2[{i}]", res, limits)
     return res
 
 
 def write_mp3(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
-    size = tag_size(buf, 0)
-    old = _cut(buf, 0, len(buf), limits) if size else None
+    tags = stacked(buf, limits)
+    first = _cut(buf, 0, len(buf), limits) if tags else None
+    edits = [(0, len(first) if first else 0, labeled_tag(first, label))]
+    for off, size in tags[1:]:
+        old = _cut(buf, off, len(buf), limits)
+        if any(is_label(f) for f in load(old).values()):
+            edits.append((off, off + size, labeled_tag(old, None)))
+    size = sum(s for _, s in tags)
     rest = bytes(buf[size : size + SYNC_SEARCH])
     if not any(_mpeg_sync(rest, i) for i in range(max(len(rest) - 1, 0))):
         raise CorruptFile("no MPEG audio frame after the ID3 tag")
-    return splice(buf, [(0, size, labeled_tag(old, label))])
+    return splice(buf, edits)
 
 
 MP3 = register(

@@ -1,9 +1,11 @@
-"""JPEG: the label in the XMP APP1 segment; EXIF UserComment and label-bearing COM segments read.
+"""JPEG: the label in the XMP APP1 segment; EXIF UserComment and ImageDescription, label-bearing
+COM segments and APPn segments holding nothing but a label (products write a bare ``AIGC{...}``
+into APP9 or APP11) read, the last three with a ``label_nonstandard_site`` warning.
 
 Writing: the first standard XMP segment is updated in place (its other properties kept), or a
 new one is inserted after the leading run of APP0/APP1 segments (JFIF, EXIF). A label found in
-EXIF UserComment is blanked in place (EXIF offsets unchanged), a COM segment holding a label
-and AIGC properties in later XMP segments are removed, so the output carries exactly one label.
+EXIF is blanked in place (EXIF offsets unchanged), COM and APPn segments holding a label and
+AIGC properties in later XMP segments are removed, so the output carries exactly one label.
 Entropy-coded data is copied untouched.
 """
 
@@ -13,17 +15,18 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
-from ..label import AIGCLabel, looks_like_label
+from ..label import AIGCLabel, is_label_payload, label_start, looks_like_label
 from ..report import info
 from . import xmp
-from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, register, splice, u16be
+from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, ReadResult, decode_text, register, splice, u16be
 from .tiff import blank_exif, read_exif
 
 XMP_ID = b"http://ns.adobe.com/xap/1.0/\x00"
 XMP_EXT_ID = b"http://ns.adobe.com/xmp/extension/\x00"
 EXIF_ID = b"Exif\x00\x00"
 MAX_XMP_IN_APP1 = 65502  # 65535 - 2 (length) - 29 (namespace id) - 2 (rounding used by Adobe)
-APP0, APP1, COM, SOS, EOI = 0xE0, 0xE1, 0xFE, 0xDA, 0xD9
+APP0, APP1, APP15, COM, SOS, EOI = 0xE0, 0xE1, 0xEF, 0xFE, 0xDA, 0xD9
+STANDARD_SITE = "XMP in APP1"
 _STANDALONE = {0x01, *range(0xD0, 0xD8)}
 
 
@@ -36,6 +39,13 @@ class Segment:
 
     def payload(self, buf: Buffer) -> bytes:
         return bytes(buf[self.data : self.end])
+
+    def app_label(self, buf: Buffer) -> str | None:
+        """The label an APPn segment (not XMP, not EXIF) holds as its whole payload, if any."""
+        if not APP1 <= self.marker <= APP15 or not label_start(bytes(buf[self.data : self.data + 16])):
+            return None
+        text = decode_text(self.payload(buf))
+        return text if is_label_payload(text) else None
 
 
 def walk(buf: Buffer, limits: Limits) -> tuple[list[Segment], bool, str]:
@@ -90,11 +100,15 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             elif head.startswith(XMP_EXT_ID):
                 res.findings.append(info("xmp_extended", "extended XMP segment not read", f"jpeg:APP1[{i}]"))
             elif head.startswith(EXIF_ID):
-                read_exif(buf, seg.data + len(EXIF_ID), seg.end, f"jpeg:APP1[{i}]:Exif", res, limits)
+                read_exif(buf, seg.data + len(EXIF_ID), seg.end, f"jpeg:APP1[{i}]:Exif", res, limits, STANDARD_SITE)
+            elif (text := seg.app_label(buf)) is not None:
+                res.nonstandard(f"jpeg:APP1[{i}]", text, STANDARD_SITE)
         elif seg.marker == COM:
             text = decode_text(seg.payload(buf))
             if looks_like_label(text):
-                res.labels.append(RawLabel(f"jpeg:COM[{i}]", text))
+                res.nonstandard(f"jpeg:COM[{i}]", text, STANDARD_SITE)
+        elif (text := seg.app_label(buf)) is not None:
+            res.nonstandard(f"jpeg:APP{seg.marker - APP0}[{i}]", text, STANDARD_SITE)
     return res
 
 
@@ -109,7 +123,7 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
                 yield xmp.PacketSite(seg.start, seg.end, bytes(buf[seg.data + len(XMP_ID) : seg.end]))
             elif seg.marker == APP1 and bytes(buf[seg.data : seg.data + len(EXIF_ID)]) == EXIF_ID:
                 yield blank_exif(buf, seg.data + len(EXIF_ID), seg.end, limits)
-            elif seg.marker == COM and looks_like_label(decode_text(seg.payload(buf))):
+            elif (seg.marker == COM and looks_like_label(decode_text(seg.payload(buf)))) or seg.app_label(buf) is not None:
                 yield [(seg.start, seg.end, b"")]
 
     def after_app_run() -> int:

@@ -1,9 +1,12 @@
-"""PNG: the label in the iTXt ``XML:com.adobe.xmp`` chunk; tEXt/zTXt/iTXt keyword ``AIGC`` read.
+"""PNG: the label in the iTXt ``XML:com.adobe.xmp`` chunk; tEXt/zTXt/iTXt keyword ``AIGC`` read,
+and, with a ``label_nonstandard_site`` warning, a text chunk of another keyword whose whole text
+is a label (products write ``{"AIGC":{...}}`` under ``Description``) and an ``eXIf`` chunk's
+EXIF sites (as in JPEG).
 
 Writing: the first XMP chunk is rewritten (uncompressed, other properties kept) where it
-stands, or a new one is inserted before the first IDAT. Text chunks whose keyword contains
-``AIGC`` are removed (the label moves to XMP), so the output carries exactly one label.
-Every other chunk is copied byte for byte; only the new chunk's CRC is computed.
+stands, or a new one is inserted before the first IDAT. Text chunks that hold a label are
+removed and EXIF label values blanked (the label moves to XMP), so the output carries exactly
+one label. Every other chunk is copied byte for byte; only new chunks' CRCs are computed.
 """
 
 from __future__ import annotations
@@ -14,13 +17,15 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded
-from ..label import AIGCLabel
+from ..label import AIGCLabel, is_label_payload, label_start
 from ..report import error, info, warning
 from . import xmp
 from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, register, splice, u32be
+from .tiff import blank_exif, read_exif
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 XMP_KEYWORD = b"XML:com.adobe.xmp"
+STANDARD_SITE = "iTXt XML:com.adobe.xmp"
 MAX_CHUNK = (1 << 31) - 1
 
 
@@ -112,6 +117,18 @@ def _is_label_keyword(keyword: bytes) -> bool:
     return b"AIGC" in keyword.upper()
 
 
+def _decode(chunk: Chunk, tc: TextChunk) -> str:
+    return tc.text.decode("latin-1" if chunk.type != b"iTXt" else "utf-8", "replace")
+
+
+def _foreign_label(chunk: Chunk, tc: TextChunk) -> str | None:
+    """The label a text chunk of another keyword holds as its whole text, if any."""
+    if tc.keyword == XMP_KEYWORD or _is_label_keyword(tc.keyword) or not label_start(tc.text[:16]):
+        return None
+    text = _decode(chunk, tc)
+    return text if is_label_payload(text) else None
+
+
 def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
     chunks, complete, problem = walk(buf, limits)
     res = ReadResult.after_walk(complete, problem, "PNG", "png")
@@ -121,6 +138,9 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             res.findings.append(info("huge_dimensions", f"header declares {w}x{h} pixels (not decoded)", "png:IHDR"))
     for i, chunk in enumerate(chunks):
         site = f"png:{chunk.type.decode('latin-1')}[{i}]"
+        if chunk.type == b"eXIf":
+            read_exif(buf, chunk.data, chunk.data + chunk.size, site, res, limits, STANDARD_SITE)
+            continue
         try:
             tc = parse_text(chunk, buf, limits)
         except (CorruptFile, LimitExceeded) as exc:
@@ -130,6 +150,8 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             continue
         is_xmp = tc.keyword == XMP_KEYWORD
         if not (is_xmp or _is_label_keyword(tc.keyword)):
+            if (text := _foreign_label(chunk, tc)) is not None:
+                res.nonstandard(f"{site}:{tc.keyword.decode('latin-1')}", text, STANDARD_SITE)
             continue
         if not _crc_ok(chunk, buf):
             res.findings.append(warning("crc_mismatch", "chunk CRC does not match its data", site))
@@ -138,8 +160,7 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             if chunk.type != b"iTXt":
                 res.findings.append(info("xmp_in_text_chunk", "XMP stored in a tEXt/zTXt chunk", site))
         else:
-            text = tc.text.decode("latin-1" if chunk.type != b"iTXt" else "utf-8", "replace")
-            res.labels.append(RawLabel(f"{site}:{tc.keyword.decode('latin-1')}", text))
+            res.labels.append(RawLabel(f"{site}:{tc.keyword.decode('latin-1')}", _decode(chunk, tc)))
     return res
 
 
@@ -152,6 +173,17 @@ def xmp_chunk(packet: bytes) -> bytes:
     return make_chunk(b"iTXt", XMP_KEYWORD + b"\x00\x00\x00\x00\x00" + packet)
 
 
+def _exif_edits(buf: Buffer, chunk: Chunk, limits: Limits) -> list[Edit]:
+    """The eXIf chunk with its label values blanked, its CRC recomputed (none: no label)."""
+    edits = blank_exif(buf, chunk.data, chunk.data + chunk.size, limits)
+    if not edits:
+        return []
+    body = bytearray(buf[chunk.start + 4 : chunk.end - 4])
+    for start, end, data in edits:
+        body[start - chunk.start - 4 : end - chunk.start - 4] = data
+    return [(chunk.start, chunk.end, make_chunk(bytes(body[:4]), bytes(body[4:])))]
+
+
 def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> list[Piece]:
     chunks, complete, problem = walk(buf, limits)
     if not complete:
@@ -162,9 +194,11 @@ def write(buf: Buffer, label: AIGCLabel, limits: Limits = DEFAULT_LIMITS) -> lis
     def sites() -> Iterator[xmp.PacketSite | list[Edit]]:
         for chunk in chunks:
             tc = parse_text(chunk, buf, limits)
-            if tc is not None and tc.keyword == XMP_KEYWORD:
+            if chunk.type == b"eXIf":
+                yield _exif_edits(buf, chunk, limits)
+            elif tc is not None and tc.keyword == XMP_KEYWORD:
                 yield xmp.PacketSite(chunk.start, chunk.end, tc.text)
-            elif tc is not None and _is_label_keyword(tc.keyword):
+            elif tc is not None and (_is_label_keyword(tc.keyword) or _foreign_label(chunk, tc) is not None):
                 yield [(chunk.start, chunk.end, b"")]
 
     def first_idat() -> int:

@@ -1,14 +1,17 @@
 """TIFF structures: the IFD walker shared by TIFF files and JPEG/WebP EXIF, and the TIFF carrier.
 
-Sites read: XMP in IFD0 tag 700, and EXIF ``UserComment`` (0x9286) in IFD0 or the Exif
-sub-IFD (the mobile guide's alternative site, wrapped JSON after an 8-byte charset prefix).
+Sites read: XMP in IFD0 tag 700, EXIF ``UserComment`` (0x9286) in IFD0 or the Exif
+sub-IFD (the mobile guide's alternative site, wrapped JSON after an 8-byte charset prefix),
+and an IFD0 ``ImageDescription`` (0x010E) that holds nothing but a label (a product form,
+read with a ``label_nonstandard_site`` warning).
 
 Writing a TIFF: the XMP packet is rewritten in place when the new one fits in the old bytes,
 else appended at the end of the file with the tag 700 entry's count and offset patched; when
 IFD0 has no tag 700, a copy of IFD0 with the entry added is appended and the header points to
 it (every other entry and every offset stay as they were). Old XMP bytes that are no longer
 referenced are zeroed so no stale label remains in the file. A label found in ``UserComment``
-is blanked in place (same length, charset prefix kept) because the label moves to XMP.
+or ``ImageDescription`` is blanked in place (same length, charset prefix kept) because the
+label moves to XMP.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import struct
 from dataclasses import dataclass
 
 from ..errors import CorruptFile, LimitExceeded, UnsupportedFormat
-from ..label import AIGCLabel, looks_like_label
+from ..label import AIGCLabel, is_label_payload, looks_like_label
 from ..report import Finding, error
 from . import xmp
 from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel, ReadResult, decode_text, need, register, splice
@@ -25,6 +28,8 @@ from .base import DEFAULT_LIMITS, Buffer, Carrier, Edit, Limits, Piece, RawLabel
 TAG_XMP = 700
 TAG_EXIF_IFD = 0x8769
 TAG_USER_COMMENT = 0x9286
+TAG_IMAGE_DESCRIPTION = 0x010E
+STANDARD_SITE = "XMP (tag 700)"
 TYPE_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 6: 1, 7: 1, 8: 2, 9: 4, 10: 8, 11: 4, 12: 8, 13: 4}
 TYPE_BYTE, TYPE_UNDEFINED, TYPE_LONG = 1, 7, 4
 
@@ -164,6 +169,7 @@ class CommentLabel:
     text: str
     value_at: int  # absolute offset of the value bytes (to blank them)
     size: int
+    nonstandard: bool = False  # ImageDescription: a product form, not a guide's site
 
 
 def user_comment_labels(view: TiffView, site: str) -> tuple[list[CommentLabel], list[Finding], bool]:
@@ -178,19 +184,36 @@ def user_comment_labels(view: TiffView, site: str) -> tuple[list[CommentLabel], 
             places.append(("ExifIFD", exif))
     except (CorruptFile, LimitExceeded) as exc:
         return out, [error("exif_corrupt", f"EXIF structure: {exc.message}", site)], False
-    for name, ifd in places:
-        entry = view.find(ifd, TAG_USER_COMMENT)
+    wanted = [(name, ifd, TAG_USER_COMMENT, "UserComment") for name, ifd in places]
+    wanted.insert(1, ("IFD0", places[0][1], TAG_IMAGE_DESCRIPTION, "ImageDescription"))
+    for name, ifd, tag, what in wanted:
+        entry = view.find(ifd, tag)
         if entry is None:
             continue
         try:
             raw = view.value(entry, view.limits.max_text_chunk)
         except (CorruptFile, LimitExceeded) as exc:
-            findings.append(error("exif_corrupt", f"UserComment: {exc.message}", site))
+            findings.append(error("exif_corrupt", f"{what}: {exc.message}", site))
             continue
-        text = decode_user_comment(raw, view.e)
-        if looks_like_label(text):
-            out.append(CommentLabel(f"{site}:{name}:UserComment", text, entry.value_at, entry.size))
+        if tag == TAG_USER_COMMENT:
+            text = decode_user_comment(raw, view.e)
+            if looks_like_label(text):
+                out.append(CommentLabel(f"{site}:{name}:{what}", text, entry.value_at, entry.size))
+        elif is_label_payload(text := decode_text(raw.rstrip(b"\x00"))):
+            out.append(CommentLabel(f"{site}:{name}:{what}", text, entry.value_at, entry.size, nonstandard=True))
     return out, findings, True
+
+
+def add_comments(
+    res: ReadResult, comments: list[CommentLabel], findings: list[Finding], standard: str, complete: bool = True
+) -> None:
+    """Add the labels found by :func:`user_comment_labels` to ``res``."""
+    for c in comments:
+        if c.nonstandard:
+            res.nonstandard(c.site, c.text, standard)
+        else:
+            res.labels.append(RawLabel(c.site, c.text))
+    res.add([], findings, complete)
 
 
 def blank_comment(c: CommentLabel, buf: Buffer) -> bytes:
@@ -201,15 +224,16 @@ def blank_comment(c: CommentLabel, buf: Buffer) -> bytes:
     return b"\x00" * c.size
 
 
-def read_exif(buf: Buffer, base: int, end: int, site: str, res: ReadResult, limits: Limits) -> None:
-    """Add the UserComment labels of an EXIF block embedded in another container to ``res``."""
+def read_exif(buf: Buffer, base: int, end: int, site: str, res: ReadResult, limits: Limits, standard: str = "XMP") -> None:
+    """Add the labels of an EXIF block embedded in another container to ``res`` (``standard``:
+    the container's own label site, named in the finding for a non-standard one)."""
     try:
         view = TiffView(buf, base, end, limits)
     except (CorruptFile, LimitExceeded, UnsupportedFormat) as exc:
         res.findings.append(error("exif_corrupt", f"EXIF header: {exc.message}", site))
         return
     comments, findings, _ = user_comment_labels(view, site)
-    res.add([RawLabel(c.site, c.text) for c in comments], findings)
+    add_comments(res, comments, findings, standard)
 
 
 def blank_edits(view: TiffView) -> list[Edit]:
@@ -249,7 +273,7 @@ def read(buf: Buffer, limits: Limits = DEFAULT_LIMITS) -> ReadResult:
             res.findings.append(error(exc.code, f"XMP tag: {exc.message}", "tiff:IFD0:XMP"))
             res.complete = False
     comments, findings, complete = user_comment_labels(view, "tiff")
-    res.add([RawLabel(c.site, c.text) for c in comments], findings, complete)
+    add_comments(res, comments, findings, STANDARD_SITE, complete)
     return res
 
 
