@@ -10,6 +10,7 @@ from __future__ import annotations
 import io
 import shutil
 import subprocess
+import wave
 from collections.abc import Callable
 from pathlib import Path
 
@@ -113,3 +114,21 @@ def pixels(data: bytes) -> list[tuple[str, tuple[int, int], bytes]]:
         frame = img.copy()
         frames.append((frame.mode, frame.size, frame.tobytes()))
     return frames
+
+
+@pytest.fixture(scope="session")
+def source_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Two seconds of generated stereo audio (two tones and noise), 16-bit 44.1 kHz WAV."""
+    sr, n = 44100, 44100 * 2
+    t = np.arange(n) / sr
+    rng = np.random.default_rng(7)
+    left = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(n)
+    right = 0.3 * np.sin(2 * np.pi * 660 * t) + 0.05 * rng.standard_normal(n)
+    pcm = (np.stack([left, right], 1) * 32767).astype("<i2")
+    path = tmp_path_factory.mktemp("audio") / "src.wav"
+    with wave.open(str(path), "wb") as w:
+        w.setnchannels(2)
+        w.setsampwidth(2)
+        w.setframerate(sr)
+        w.writeframes(pcm.tobytes())
+    return path

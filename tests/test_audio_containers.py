@@ -12,7 +12,6 @@ import subprocess
 from pathlib import Path
 
 import mutagen
-import numpy as np
 import pytest
 
 import aimark
@@ -50,25 +49,6 @@ def run(*cmd: str | Path) -> bytes:
     if res.returncode != 0:
         raise AssertionError(f"{cmd[0]} failed: {res.stderr.decode(errors='replace')[-2000:]}")
     return res.stdout
-
-
-@pytest.fixture(scope="session")
-def source_wav(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    sr, n = 44100, 44100 * 2
-    t = np.arange(n) / sr
-    rng = np.random.default_rng(7)
-    left = 0.3 * np.sin(2 * np.pi * 440 * t) + 0.05 * rng.standard_normal(n)
-    right = 0.3 * np.sin(2 * np.pi * 660 * t) + 0.05 * rng.standard_normal(n)
-    pcm = (np.stack([left, right], 1) * 32767).astype("<i2")
-    import wave
-
-    path = tmp_path_factory.mktemp("audio") / "src.wav"
-    with wave.open(str(path), "wb") as w:
-        w.setnchannels(2)
-        w.setsampwidth(2)
-        w.setframerate(sr)
-        w.writeframes(pcm.tobytes())
-    return path
 
 
 def encode(src: Path, dst: Path, fmt: str, *extra: str) -> Path:

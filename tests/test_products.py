@@ -18,7 +18,7 @@ from aimark import AIGCLabel, Verdict
 from aimark.containers import riff
 
 from .conftest import PRODUCER, ExifTool, ImageMaker, pixels
-from .test_audio_containers import _ffmpeg, decoded, ffprobe_tags, run, source_wav  # noqa: F401  (fixtures)
+from .test_audio_containers import _ffmpeg, decoded, ffprobe_tags, run  # noqa: F401  (_ffmpeg: the tool check)
 
 LABEL = AIGCLabel(PRODUCER, "prod-1")
 INNER = LABEL.to_inner_json()
