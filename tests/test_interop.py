@@ -82,7 +82,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     d = tmp_path_factory.mktemp("src")
     photo = Image.fromarray(skdata.astronaut()).resize((384, 384))
     out = {}
-    for fmt, ext in [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif")]:
+    for fmt, ext in [("JPEG", "jpg"), ("PNG", "png"), ("WEBP", "webp"), ("GIF", "gif"), ("TIFF", "tiff")]:
         out[ext] = d / f"src.{ext}"
         (photo.convert("P") if fmt == "GIF" else photo).save(out[ext], fmt)
     out["wav"] = tone_wav(d / "src.wav", 3)
@@ -100,7 +100,7 @@ def sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 #: the formats whose labels remove-ai-watermarks 0.47.1 reads (the README's "who reads what")
-RAI_FORMATS = ["jpg", "png", "webp", "gif", "mp4", "mov", "m4a", "mp3", "flac", "ogg", "opus", "wav", "big.wav"]
+RAI_FORMATS = ["jpg", "png", "webp", "gif", "tiff", "mp4", "mov", "m4a", "mp3", "flac", "ogg", "opus", "wav", "big.wav"]
 RAI_FORMATS += ["mkv", "webm", "avi", "flv"]
 
 
