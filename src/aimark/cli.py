@@ -95,6 +95,9 @@ def _parser() -> argparse.ArgumentParser:
     ver.add_argument("-q", "--quiet", action="store_true", help="print only the summary line")
     ver.add_argument("--no-watermark", action="store_true", help="skip watermark detection")
     ver.add_argument(
+        "--no-explicit", action="store_true", help="skip looking for the visible/audible label (text recognition in pictures)"
+    )
+    ver.add_argument(
         "--metadata-only", action="store_true", help="read the metadata labels only: no content is decoded (fast scans)"
     )
     ver.add_argument("--key", help="watermark key to detect with (default: the public aimark key)")
@@ -350,7 +353,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     trust_dir = args.trust_keys or os.environ.get("AIMARK_TRUST_KEYS")
     options = VerifyOptions(
         watermark=content and not args.no_watermark,
-        explicit=content,
+        explicit=content and not args.no_explicit,
         key=_watermark_key(args),
         decide=args.decide,
         declared_ai=True if args.declared_ai else None,

@@ -186,6 +186,9 @@ class Media:
     options: Mapping[str, Any] = field(default_factory=dict)
     unreadable: str = "the content could not be decoded"
     reads_explicit: bool = True  # False: inspect cannot see the explicit label (verify says so)
+    #: when inspect returns no explicit result though one was asked for: what it needs (verify
+    #: says so in an ``explicit_not_checked`` info finding)
+    explicit_needs: str | None = None
 
     def missing(self) -> str | None:
         """The first required module that is not installed, or None."""
@@ -235,6 +238,8 @@ class Media:
 
 
 _MEDIA: dict[str, Media] = {}
+#: visible labels in pictures and frames are read by text recognition
+OCR_NEEDS = "text recognition (the ocr extra: pip install 'aimark[ocr]')"
 
 
 def register(media: Media) -> Media:
@@ -284,6 +289,7 @@ register(
         places=(),
         options={"position": "bottom-right", "font": None, "style": "plate"},
         unreadable="the pixels could not be decoded",
+        explicit_needs=OCR_NEEDS,
     )
 )
 register(
@@ -314,7 +320,7 @@ register(
             "crf": 20,
         },
         unreadable="the video could not be decoded",
-        reads_explicit=False,
+        explicit_needs=OCR_NEEDS,
     )
 )
 

@@ -123,9 +123,25 @@ class ExplicitReport:
     position: str | None = None  # start | end | middle
     text: str | None = None  # the label text as found
     positions: list[str] = field(default_factory=list)
+    # what text recognition measured in a picture (images, video frames); None elsewhere
+    box: tuple[int, int, int, int] | None = None  # left, top, right, bottom in displayed pixels
+    glyph_height: float | None = None  # ink height as a share of the shortest side
+    complete: bool | None = None  # the text holds both label elements (SPEC section 1)
+    score: float | None = None  # the recogniser's confidence in the text
+    frame_time: float | None = None  # video: presentation time (s) of the frame it was read in
 
     def to_dict(self) -> dict[str, Any]:
-        return {"found": self.found, "position": self.position, "text": self.text, "positions": list(self.positions)}
+        out: dict[str, Any] = {
+            "found": self.found,
+            "position": self.position,
+            "text": self.text,
+            "positions": list(self.positions),
+        }
+        for k in ("box", "glyph_height", "complete", "score", "frame_time"):
+            v = getattr(self, k)
+            if v is not None:
+                out[k] = list(v) if k == "box" else v
+        return out
 
 
 @dataclass(frozen=True)

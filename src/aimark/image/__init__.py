@@ -29,6 +29,7 @@ written afterwards, byte-level, by the container writers, as for any other file.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import warnings
 from dataclasses import dataclass
@@ -39,7 +40,7 @@ from ..errors import CorruptFile, EncodeError, InvalidArgument, LimitExceeded, U
 from ..media import ContentStep, Probe
 from ..report import ExplicitReport, WatermarkReport
 from ..watermark import Key
-from . import explicit, watermark
+from . import explicit, ocr, watermark
 
 _DEFAULT_TEXT, _DEFAULT_HEIGHT = explicit.DEFAULT_TEXT, explicit.DEFAULT_HEIGHT
 # TIFF tags carried over when a TIFF is re-encoded: description, make, model, orientation,
@@ -188,11 +189,30 @@ def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes
 
 
 def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tuple[ExplicitReport | None, WatermarkReport | None]:
-    """The watermark of an image file (first frame). The visible label is not looked for yet
-    (``None``): that needs text recognition."""
-    if not probe.watermark:
-        return None, None
-    return None, detect_watermark(buf, limits, key=probe.key, expected=probe.expected)
+    """The visible label (read by :mod:`.ocr` when the ``ocr`` extra is installed, else
+    ``None``) and the watermark of an image file (first frame)."""
+    found = None
+    if probe.explicit and ocr.available():
+        found = read_visible_label(buf, limits)
+    wm = detect_watermark(buf, limits, key=probe.key, expected=probe.expected) if probe.watermark else None
+    return found, wm
+
+
+def read_visible_label(buf: Buffer, limits: Limits) -> ExplicitReport:
+    """The visible label of an image file's first frame as displayed (EXIF orientation applied)."""
+    import numpy as np
+    from PIL import Image, ImageOps
+
+    im = open_image(buf, limits)
+    with contextlib.suppress(Exception):  # a broken EXIF block: read the pixels as stored
+        im = ImageOps.exif_transpose(im)
+    if im.mode in ("I;16", "I;16L", "I;16B", "I"):
+        im = im.point(lambda v: v / 257).convert("L")
+    if im.mode in ("RGBA", "LA", "PA") or "transparency" in im.info:
+        im = im.convert("RGBA")
+        base = Image.new("RGBA", im.size, (255, 255, 255, 255))
+        im = Image.alpha_composite(base, im)
+    return ocr.find_label(np.asarray(im.convert("RGB")))
 
 
 def detect_watermark(buf: Buffer, limits: Limits, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
@@ -212,6 +232,8 @@ __all__ = [
     "explicit",
     "image_step",
     "inspect",
+    "ocr",
     "open_image",
+    "read_visible_label",
     "watermark",
 ]

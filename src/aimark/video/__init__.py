@@ -23,6 +23,7 @@ from typing import Any
 
 from ..containers import Buffer, Carrier, Limits
 from ..errors import InputError, InvalidArgument, UnsupportedFormat
+from ..image import ocr
 from ..media import ContentStep, Probe, parse_places
 from ..report import ExplicitReport, WatermarkReport
 from . import explicit, io, watermark
@@ -92,10 +93,12 @@ def apply(carrier: Carrier, buf: Buffer, step: ContentStep, limits: Limits) -> m
 
 
 def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tuple[ExplicitReport | None, WatermarkReport | None]:
-    """The watermark over sampled frames. The visible label is not read (that needs text
-    recognition): the explicit result is None and verify says so."""
+    """The opening label, read by text recognition (:mod:`aimark.image.ocr`, the ``ocr``
+    extra; else None and verify says so) in frames of the first 2 s, and the watermark over
+    sampled frames."""
+    found = read_opening_label(buf, limits) if probe.explicit and ocr.available() else None
     if not probe.watermark:
-        return None, None
+        return found, None
     settings = probe.settings
     try:
         frames = int(settings.get("video_frames", DEFAULT_FRAMES))
@@ -106,9 +109,25 @@ def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tupl
         raise InvalidArgument("video_frames >= 1 and video_budget > 0")
     try:
         lumas = (pl.y for pl in io.sample(buf, limits, frames=frames, budget=budget))
-        return None, watermark.detect(lumas, probe.key, expected=probe.expected)
+        return found, watermark.detect(lumas, probe.key, expected=probe.expected)
     except UnsupportedFormat:
-        return None, None
+        return found, None
 
 
-__all__ = ["apply", "explicit", "fine_format", "inspect", "io", "watermark"]
+def read_opening_label(buf: Buffer, limits: Limits, *, frames: int = 3) -> ExplicitReport:
+    """The visible label in the opening frames (``frames`` of them over the first 2 s): the
+    first frame it is read in (``frame_time``), else what the last frame showed."""
+    last = ExplicitReport(found=False)
+    try:
+        for t, rgb in io.opening_frames(buf, limits, seconds=explicit.DEFAULT_SECONDS, count=frames):
+            r = ocr.find_label(rgb)
+            r.frame_time = round(t, 3)
+            if r.found:
+                return r
+            last = r
+    except UnsupportedFormat:
+        pass
+    return last
+
+
+__all__ = ["apply", "explicit", "fine_format", "inspect", "io", "read_opening_label", "watermark"]

@@ -339,6 +339,35 @@ def sample(buf: Buffer, limits: Limits, *, frames: int = 16, budget: float = 8.0
                 continue
 
 
+def opening_frames(buf: Buffer, limits: Limits, *, seconds: float = 2.0, count: int = 3) -> Iterator[tuple[float, np.ndarray]]:
+    """``count`` frames spread over the first ``seconds`` of presentation time, as displayed
+    (RGB, the stream's rotation applied), with their times; decoding stops at ``seconds``."""
+    import av
+
+    with _open(buf) as c:
+        info = _probe(c, limits)
+        v = c.streams.video[0]
+        c.seek(0)
+        marks = [seconds * k / count for k in range(count)]
+        start = None
+        try:
+            for frame in c.decode(v):
+                t = float(frame.time or 0.0)
+                start = t if start is None else start
+                rel = t - start
+                if rel >= seconds or not marks:
+                    return
+                if rel + 1e-6 >= marks[0]:
+                    while marks and rel + 1e-6 >= marks[0]:
+                        marks.pop(0)
+                    rgb = frame.to_ndarray(format="rgb24")
+                    if info.rotation % 360:
+                        rgb = np.ascontiguousarray(np.rot90(rgb, k=(info.rotation % 360) // 90))
+                    yield rel, rgb
+        except av.error.FFmpegError:
+            return
+
+
 def _as_planar(frame: Any) -> Any:
     return frame if frame.format.name in _PLANAR_8BIT else frame.reformat(format="yuv420p")
 
@@ -362,4 +391,14 @@ class TerminalProgress:
             sys.stderr.flush()
 
 
-__all__ = ["MUXERS", "Planes", "TerminalProgress", "VideoInfo", "planes", "probe", "sample", "transcode"]
+__all__ = [
+    "MUXERS",
+    "Planes",
+    "TerminalProgress",
+    "VideoInfo",
+    "opening_frames",
+    "planes",
+    "probe",
+    "sample",
+    "transcode",
+]
