@@ -370,24 +370,26 @@ def sync_score(folded: np.ndarray, key: Key = None) -> float:
 
 def detect_folded(folded: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD) -> WatermarkReport:
     """Detection on an already folded tile (no lattice search: the mark at its own scale)."""
-    k = normalize_key(key)
+    return _search(iter([(folded, "identity")]), normalize_key(key), expected, method)
+
+
+def _search(folds: Iterator[tuple[np.ndarray, str]], k: bytes, expected: bytes | None, method: str) -> WatermarkReport:
+    """Try the best sync candidates of each folded tile (with the transform that made it) in
+    turn, within :data:`MAX_ATTEMPTS` decodes; the first payload whose tag checks is the result."""
     lay = _layout(k)
     attempts, best = 0, 0.0
-    for rank, cand in enumerate(_candidates(folded, lay)[:3]):
-        if attempts >= MAX_ATTEMPTS or cand.score < (SYNC_Z_FIRST if rank == 0 else SYNC_Z_MORE):
-            break
-        attempts += 1
-        best = max(best, cand.score)
-        payload = _decode(cand, lay, k)
-        if payload is not None:
-            detail = {
-                "attempts": attempts,
-                "sync_z": round(cand.score, 2),
-                "orientation": cand.orientation,
-                "transform": "identity",
-            }
-            p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
-            return WatermarkReport(method, True, payload.hex(), p, None if expected is None else payload == expected, detail)
+    for folded, transform in folds:
+        for rank, cand in enumerate(_candidates(folded, lay)[:3]):
+            if attempts >= MAX_ATTEMPTS or cand.score < (SYNC_Z_FIRST if rank == 0 else SYNC_Z_MORE):
+                break
+            attempts += 1
+            best = max(best, cand.score)
+            payload = _decode(cand, lay, k)
+            if payload is not None:
+                detail = {"attempts": attempts, "sync_z": round(cand.score, 2), "orientation": cand.orientation}
+                detail["transform"] = transform
+                p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
+                return WatermarkReport(method, True, payload.hex(), p, None if expected is None else payload == expected, detail)
     return WatermarkReport(method, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 
@@ -408,27 +410,9 @@ def detect_residual(r: np.ndarray, key: Key = None, *, expected: bytes | None = 
     """Detection on a whitened residual (:func:`residual`, or a sum of them)."""
     if r.ndim != 2 or min(r.shape) < 16:
         return WatermarkReport(method, False, detail={"attempts": 0})
-    k = normalize_key(key)
-    lay = _layout(k)
-    attempts = 0
-    best = 0.0
-    for m in _transforms(r):  # the lattice is only estimated when the plain fold finds nothing
-        for rank, cand in enumerate(_candidates(_fold(r if m is None else _unwarp(r, m)), lay)[:3]):
-            if attempts >= MAX_ATTEMPTS or cand.score < (SYNC_Z_FIRST if rank == 0 else SYNC_Z_MORE):
-                break
-            attempts += 1
-            best = max(best, cand.score)
-            payload = _decode(cand, lay, k)
-            if payload is not None:
-                detail = {
-                    "attempts": attempts,
-                    "sync_z": round(cand.score, 2),
-                    "orientation": cand.orientation,
-                    "transform": "identity" if m is None else _describe(m),
-                }
-                p = union_bound(MAX_ATTEMPTS, ecc.TAG_BITS)
-                return WatermarkReport(method, True, payload.hex(), p, None if expected is None else payload == expected, detail)
-    return WatermarkReport(method, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
+    # the lattice is only estimated when the plain fold finds nothing (the generator is lazy)
+    folds = ((_fold(r if m is None else _unwarp(r, m)), "identity" if m is None else _describe(m)) for m in _transforms(r))
+    return _search(folds, normalize_key(key), expected, method)
 
 
 def _transforms(r: np.ndarray) -> Iterator[np.ndarray | None]:
