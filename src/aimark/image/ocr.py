@@ -11,9 +11,10 @@ models shipped inside its wheel and run by ONNX Runtime; nothing is downloaded).
   reported as ``text`` with ``complete`` false, so an auditor sees what was read.
 * ``box`` -- the line's box (left, top, right, bottom) in displayed pixels, ``position`` -- the
   ninth of the picture its centre is in (the names of :data:`aimark.image.explicit.POSITIONS`).
-* ``glyph_height`` -- the height of the ink inside that box as a share of the shortest side,
-  measured on the pixels as :func:`aimark.image.explicit.plan` measures what it draws (the rows
-  that hold ink), so that a platform can check the 5% rule on what it received.
+* ``glyph_height`` -- the height of the ink inside that box as a share of the shortest side
+  (the rows that hold glyph edges, :func:`ink_height`), the figure
+  :func:`aimark.image.explicit.plan` sizes what it draws by, so that a platform can check the 5%
+  rule on what it received.
 
 ONNX Runtime's telemetry is turned off (``ORT_DISABLE_TELEMETRY=1``, unless already set) before
 it is loaded: its client otherwise writes a session file into the temporary folder.
@@ -85,17 +86,20 @@ def _position(cx: float, cy: float, w: int, h: int) -> str:
     return names[row][col]
 
 
-def ink_height(luma: np.ndarray, box: tuple[int, int, int, int], share: float = 0.3) -> int:
+def ink_height(luma: np.ndarray, box: tuple[int, int, int, int], share: float = 0.4) -> int:
     """Rows of ink in ``box`` of a luma plane: the longest run of rows around the busiest one
-    whose horizontal contrast (mean absolute difference between neighbouring pixels) is at
-    least ``share`` of the busiest row's. Glyph strokes cross every row of the ink; a plate's
-    top and bottom edges and smooth background add no horizontal contrast, and an outline adds
-    its width (a pixel or two) at most."""
+    whose horizontal contrast is at least ``share`` of the busiest row's. A row's contrast is
+    the mean of its strongest quarter of differences between neighbouring pixels: glyph strokes
+    cross every row of the ink with sharp edges, while a plate's top and bottom edges add no
+    horizontal contrast and a textured background adds many weaker edges (which a plain mean
+    over the row would count). An outline adds its width (a pixel or two) at most."""
     x0, y0, x1, y1 = box
     region = luma[y0:y1, x0:x1].astype(np.float32)
     if region.shape[0] < 3 or region.shape[1] < 3:
         return 0
-    prof = np.abs(np.diff(region, axis=1)).mean(axis=1)
+    diffs = np.abs(np.diff(region, axis=1))
+    k = max(1, diffs.shape[1] // 4)
+    prof = -np.sort(-diffs, axis=1)[:, :k].mean(axis=1)
     peak = int(np.argmax(prof))
     on = prof >= share * prof[peak]
     top = bottom = peak
@@ -104,7 +108,6 @@ def ink_height(luma: np.ndarray, box: tuple[int, int, int, int], share: float = 
     while bottom < len(on) - 1 and on[bottom + 1]:
         bottom += 1
     return bottom - top + 1
-
 
 def find_label(rgb: np.ndarray, *, min_score: float = MIN_SCORE) -> ExplicitReport:
     """The visible label in a displayed picture (H x W x 3, uint8), or ``found`` false."""
