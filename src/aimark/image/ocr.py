@@ -109,6 +109,7 @@ def ink_height(luma: np.ndarray, box: tuple[int, int, int, int], share: float = 
         bottom += 1
     return bottom - top + 1
 
+
 def find_label(rgb: np.ndarray, *, min_score: float = MIN_SCORE) -> ExplicitReport:
     """The visible label in a displayed picture (H x W x 3, uint8), or ``found`` false."""
     import cv2
