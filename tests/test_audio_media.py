@@ -217,6 +217,25 @@ def test_label_journey_keeps_the_kind_of_file(tmp_path: Path, speech: np.ndarray
     assert report.explicit is not None and report.explicit.positions == ["start", "end"]
 
 
+@pytest.mark.parametrize("fmt,args", [("flac", ["-sample_fmt", "s32"]), ("wav", ["-c:a", "pcm_s24le"])])
+def test_24_bit_files_keep_their_depth_and_the_snr(tmp_path: Path, speech: np.ndarray, fmt: str, args: list[str]) -> None:
+    src = tmp_path / f"in24.{fmt}"
+    subprocess.run(["ffmpeg", "-v", "error", "-i", "-", *args, str(src)], input=wav_bytes(speech), check=True, timeout=120)
+    dst = tmp_path / f"out24.{fmt}"
+    aimark.label_file(src, dst, AIGCLabel(PRODUCER, "deep"), content=ContentOptions(watermark=True))
+
+    def depth(p: Path) -> str:
+        st = json.loads(
+            subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(p)], capture_output=True, check=True).stdout
+        )["streams"][0]
+        return str(st.get("bits_per_raw_sample") or st.get("bits_per_sample"))
+
+    assert depth(src) == depth(dst) == "24"
+    a = ffmpeg_pcm(src, rate=SR, channels=speech.shape[1])
+    b = ffmpeg_pcm(dst, rate=SR, channels=speech.shape[1])
+    assert watermark.snr_db(a, b[: len(a)]) >= 35.0  # the written file, against its input
+
+
 def test_cli_audio_label_and_verify(tmp_path: Path, speech: np.ndarray) -> None:
     src = tmp_path / "in.wav"
     src.write_bytes(wav_bytes(speech))

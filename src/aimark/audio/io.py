@@ -114,7 +114,10 @@ def _keep_tag(name: str) -> bool:
 def _pcm_codec(info: AudioInfo) -> tuple[str, str]:
     """(encoder, sample format) for a WAV/FLAC output keeping the input's depth."""
     if info.container == "flac":
-        return "flac", "s32" if (info.bits or 16) > 16 else "s16"
+        # FFmpeg's FLAC decoder gives s16 for 8-16-bit files and s32 for deeper ones (PyAV does
+        # not expose bits_per_raw_sample); s32 is encoded as 24-bit FLAC
+        deep = (info.bits or 0) > 16 or info.sample_format in ("s32", "s32p")
+        return "flac", "s32" if deep else "s16"
     if info.codec.startswith("pcm_"):
         fmt = {
             "pcm_s16le": "s16",
