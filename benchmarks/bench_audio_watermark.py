@@ -6,7 +6,7 @@ Clips (installed packages, nothing downloaded):
   (GPL-2+ per the package's copyright file), a 20 s excerpt of each from 15 s in.
 
 Attacks are made with Debian's ffmpeg (a benchmark tool, not a library dependency): MP3 128k and
-64k, AAC 64k, Opus 64k, resample 44.1 -> 16 -> 44.1 kHz, volume x0.5, white noise at 20 dB SNR,
+64k, MP3 64k mono, AAC 64k and 48k, Opus 64k, 48k and 32k, resample 44.1 -> 16 -> 44.1 kHz, volume x0.5, white noise at 20 dB SNR,
 a random 5 s excerpt at a non-aligned offset, tempo x1.05 with pitch kept (atempo), speed x0.95
 (asetrate + resample), low-pass 4 kHz. Metrics: SNR of the marked clip, detection rate (the
 exact payload found), bit accuracy of the best guess, false positives on random clean 5 s
@@ -49,6 +49,10 @@ ATTACKS = [
     "mp3_64k",
     "aac_64k",
     "opus_64k",
+    "opus_48k",
+    "opus_32k",
+    "aac_48k",
+    "mp3_64k_mono",
     "resample_16k",
     "volume_0.5",
     "noise_20dB",
@@ -62,12 +66,19 @@ FFMPEG_ATTACK = {
     "mp3_64k": (["-c:a", "libmp3lame", "-b:a", "64k"], "mp3"),
     "aac_64k": (["-c:a", "aac", "-b:a", "64k"], "m4a"),
     "opus_64k": (["-c:a", "libopus", "-b:a", "64k"], "opus"),
+    "opus_48k": (["-c:a", "libopus", "-b:a", "48k"], "opus"),
+    "opus_32k": (["-c:a", "libopus", "-b:a", "32k"], "opus"),
+    "aac_48k": (["-c:a", "aac", "-b:a", "48k"], "m4a"),
+    "mp3_64k_mono": (["-ac", "1", "-c:a", "libmp3lame", "-b:a", "64k"], "mp3"),
     "resample_16k": (["-af", "aresample=16000,aresample=44100"], "wav"),
     "tempo_1.05": (["-af", "atempo=1.05"], "wav"),
     "speed_0.95": (["-af", f"asetrate={int(SR * 0.95)},aresample={SR}"], "wav"),
     "lowpass_4k": (["-af", "lowpass=f=4000"], "wav"),
 }
-TARGET_99 = {"mp3_128k", "mp3_64k", "aac_64k", "opus_64k", "resample_16k", "volume_0.5", "excerpt_5s", "lowpass_4k"}
+TARGET_99 = {
+    "mp3_128k", "mp3_64k", "aac_64k", "opus_64k", "opus_48k", "aac_48k", "mp3_64k_mono", "resample_16k", "volume_0.5",
+    "excerpt_5s", "lowpass_4k",
+}  # fmt: skip
 
 
 def pcm(path: Path | str, *args: str) -> np.ndarray:
