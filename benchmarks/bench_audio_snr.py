@@ -25,6 +25,7 @@ import aimark
 from _results import write_section
 from aimark import AIGCLabel, ContentOptions
 from aimark.audio import io as aio
+from bench_audio_watermark import pcm, snr
 
 MUSIC = Path("/usr/share/games/etr/music")
 FORMATS = {
@@ -35,18 +36,8 @@ FORMATS = {
 }
 
 
-def ffmpeg(*args: object) -> bytes:
-    return subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], capture_output=True, check=True).stdout
-
-
-def pcm(p: Path) -> np.ndarray:
-    return np.frombuffer(ffmpeg("-i", p, "-f", "f32le", "-ac", "2", "-ar", "44100", "-"), np.float32).reshape(-1, 2)
-
-
-def snr(a: np.ndarray, b: np.ndarray) -> float:
-    n = min(len(a), len(b))
-    x, y = a[:n].astype(np.float64), b[:n].astype(np.float64)
-    return float(10 * np.log10((x**2).sum() / max(((x - y) ** 2).sum(), 1e-20)))
+def ffmpeg(*args: object) -> None:
+    subprocess.run(["ffmpeg", "-v", "error", "-y", *map(str, args)], capture_output=True, check=True)
 
 
 def main() -> int:

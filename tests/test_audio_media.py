@@ -226,7 +226,9 @@ def test_24_bit_files_keep_their_depth_and_the_snr(tmp_path: Path, speech: np.nd
 
     def depth(p: Path) -> str:
         st = json.loads(
-            subprocess.run(["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(p)], capture_output=True, check=True).stdout
+            subprocess.run(
+                ["ffprobe", "-v", "error", "-show_streams", "-of", "json", str(p)], capture_output=True, check=True
+            ).stdout
         )["streams"][0]
         return str(st.get("bits_per_raw_sample") or st.get("bits_per_sample"))
 

@@ -24,7 +24,6 @@ from aimark.image import ocr
 
 from .conftest import PRODUCER
 
-pytestmark = pytest.mark.skipif(not ocr.available(), reason="the ocr extra is not installed")
 LOOK = VerifyOptions(watermark=False, c2pa=False, security=False)
 
 

@@ -185,9 +185,8 @@ class Media:
     places: tuple[str, ...] = AXIS_PLACES
     options: Mapping[str, Any] = field(default_factory=dict)
     unreadable: str = "the content could not be decoded"
-    reads_explicit: bool = True  # False: inspect cannot see the explicit label (verify says so)
-    #: when inspect returns no explicit result though one was asked for: what it needs (verify
-    #: says so in an ``explicit_not_checked`` info finding)
+    #: when inspect returns no explicit result though one was asked for: what reading it needs
+    #: (verify says so in an ``explicit_not_checked`` info finding)
     explicit_needs: str | None = None
 
     def missing(self) -> str | None:

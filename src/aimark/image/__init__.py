@@ -191,19 +191,24 @@ def encode_like(src: Any, im: Any, fmt: str, *, lossless: bool = False) -> bytes
 def inspect(carrier: Carrier, buf: Buffer, probe: Probe, limits: Limits) -> tuple[ExplicitReport | None, WatermarkReport | None]:
     """The visible label (read by :mod:`.ocr` when the ``ocr`` extra is installed, else
     ``None``) and the watermark of an image file (first frame)."""
-    found = None
-    if probe.explicit and ocr.available():
-        found = read_visible_label(buf, limits)
-    wm = detect_watermark(buf, limits, key=probe.key, expected=probe.expected) if probe.watermark else None
+    read = probe.explicit and ocr.available()
+    if not (read or probe.watermark):
+        return None, None
+    im = open_image(buf, limits)  # decoded once for both
+    found = _visible_label(im) if read else None
+    wm = _watermark_of(im, key=probe.key, expected=probe.expected) if probe.watermark else None
     return found, wm
 
 
 def read_visible_label(buf: Buffer, limits: Limits) -> ExplicitReport:
     """The visible label of an image file's first frame as displayed (EXIF orientation applied)."""
+    return _visible_label(open_image(buf, limits))
+
+
+def _visible_label(im: Any) -> ExplicitReport:
     import numpy as np
     from PIL import Image, ImageOps
 
-    im = open_image(buf, limits)
     with contextlib.suppress(Exception):  # a broken EXIF block: read the pixels as stored
         im = ImageOps.exif_transpose(im)
     if im.mode in ("I;16", "I;16L", "I;16B", "I"):
@@ -217,7 +222,10 @@ def read_visible_label(buf: Buffer, limits: Limits) -> ExplicitReport:
 
 def detect_watermark(buf: Buffer, limits: Limits, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
     """Detect the watermark in the first frame of an image file."""
-    im = open_image(buf, limits)
+    return _watermark_of(open_image(buf, limits), key=key, expected=expected)
+
+
+def _watermark_of(im: Any, *, key: Key = None, expected: bytes | None = None) -> WatermarkReport:
     if im.mode not in ("RGB", "RGBA", "L", "LA", "I;16", "I;16L", "I;16B"):
         im = im.convert("RGBA" if "A" in im.mode or "transparency" in im.info else "RGB")
     return watermark.detect(im, key, expected=expected)
