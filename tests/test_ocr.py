@@ -130,3 +130,15 @@ def test_bad_arrays_are_refused() -> None:
     with pytest.raises(ValueError):
         ocr.find_label(np.zeros((10, 10), np.uint8))
     assert not ocr.find_label(np.zeros((2, 2, 3), np.uint8)).found
+
+
+def test_a_recogniser_that_cannot_load_keeps_the_watermark(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    src = tmp_path / "in.png"
+    Image.fromarray(skdata.coffee()).save(src)
+    out = tmp_path / "out.png"
+    aimark.label_file(src, out, AIGCLabel(PRODUCER, "broken-ocr"), content=ContentOptions(explicit=True, watermark=True))
+    # as when the extra is installed but its OpenCV build finds no libGL
+    monkeypatch.setattr(ocr, "_BROKEN", "reading visible labels needs the ocr extra (libGL.so.1: cannot open shared object file)")
+    rep = aimark.verify(out, options=VerifyOptions(c2pa=False))
+    assert rep.explicit is None and "explicit_not_checked" in [f.code for f in rep.findings]
+    assert rep.watermark is not None and rep.watermark.found and rep.watermark.matches_label

@@ -44,19 +44,31 @@ MIN_SCORE = 0.5
 #: a label of 5% of the shortest side stays legible)
 MAX_SIDE = 2000
 _ENGINE: Any = None
+_BROKEN: str | None = None  # why loading failed, once it has
 _LOCK = threading.Lock()
 _NEAR_GEN = re.compile(r"(?<![A-Za-z])A[l1|I!](?=\s*(?:生成|合成))|(?<=生成|合成)A[l1|I!](?![A-Za-z])")
 
 
 def available() -> bool:
+    """Whether text recognition can run: the extra is installed *and* loads (its GUI build of
+    OpenCV needs libGL; without it verify says the label was not looked for and keeps the
+    watermark result, rather than failing the content check)."""
     from ..media import first_missing
 
-    return first_missing(("rapidocr_onnxruntime", "onnxruntime")) is None
+    if first_missing(("rapidocr_onnxruntime", "onnxruntime")) is not None:
+        return False
+    try:
+        _engine()
+    except MissingDependency:
+        return False
+    return True
 
 
 def _engine() -> Any:
-    global _ENGINE
+    global _ENGINE, _BROKEN
     with _LOCK:
+        if _BROKEN is not None:  # a failed load is not retried on every picture
+            raise MissingDependency(_BROKEN, extra="ocr")
         if _ENGINE is None:
             # ONNX Runtime's telemetry (its 1DS client writes a session file into TMPDIR and
             # would send events): off, unless the user set the variable themselves
@@ -64,9 +76,8 @@ def _engine() -> Any:
             try:
                 from rapidocr_onnxruntime import RapidOCR
             except ImportError as exc:  # the extra, or the system libraries its OpenCV build links
-                raise MissingDependency(
-                    f"reading visible labels needs the ocr extra ({exc}): pip install 'aimark[ocr]'", extra="ocr"
-                ) from None
+                _BROKEN = f"reading visible labels needs the ocr extra ({exc}): pip install 'aimark[ocr]'"
+                raise MissingDependency(_BROKEN, extra="ocr") from None
             _ENGINE = RapidOCR(print_verbose=False)
         return _ENGINE
 
