@@ -42,10 +42,14 @@ def _ink_height(labeled: Image.Image) -> int:
     return int(rows[-1] - rows[0] + 1) if rows.size else 0
 
 
-def _jpeg(im: Image.Image, q: int) -> Image.Image:
+def _encode(im: Image.Image, fmt: str, **save: object) -> Image.Image:
     b = io.BytesIO()
-    im.save(b, "JPEG", quality=q)
+    im.save(b, fmt, **save)
     return Image.open(io.BytesIO(b.getvalue())).convert(im.mode)
+
+
+def _jpeg(im: Image.Image, q: int) -> Image.Image:
+    return _encode(im, "JPEG", quality=q)
 
 
 # -- explicit label ---------------------------------------------------------------------------
@@ -177,6 +181,35 @@ def test_wrong_key_and_clean_images_find_nothing(marked: dict[str, tuple[Image.I
         assert not watermark.detect(clean).found
         for _ in range(30):
             assert not watermark.detect(_crop(clean, 0.3, rng)).found
+
+
+def _large_photo() -> Image.Image:
+    """1536 x 1536 (over LARGE_AREA): the astronaut upscaled, as generated pictures often are."""
+    return Image.fromarray(skdata.astronaut()).resize((1536, 1536), Image.BICUBIC)
+
+
+LARGE_ATTACKS = {
+    "webp40": lambda im: _encode(im, "WEBP", quality=40),
+    "jpeg30": lambda im: _jpeg(im, 30),
+    "screenshot0.6": lambda im: _jpeg(im.resize((round(im.width * 0.6), round(im.height * 0.6)), Image.BICUBIC), 65),
+    "resize0.5": lambda im: im.resize((im.width // 2, im.height // 2), Image.BICUBIC),
+}
+
+
+def test_large_pictures_get_the_mark_at_twice_the_scale() -> None:
+    im = _large_photo()
+    assert watermark.chip_scale(1024, 1024) == 1 and watermark.chip_scale(im.height, im.width) == 2
+    m = watermark.embed(im, PAYLOAD)
+    assert _psnr(np.asarray(im), np.asarray(m)) >= 40.0
+    r = watermark.detect(m, expected=PAYLOAD)
+    assert r.found and r.matches_label is True and r.detail["chip"] == 4
+    assert r.p_value <= 1e-9
+    for name, attack in LARGE_ATTACKS.items():
+        r = watermark.detect(attack(m))
+        assert r.found and r.payload == PAYLOAD.hex(), (name, r.detail)
+    assert not watermark.detect(im).found
+    with pytest.raises(InvalidArgument):
+        watermark.embed(im, PAYLOAD, scale=3)
 
 
 def test_watermark_accepts_arrays_and_16_bit() -> None:

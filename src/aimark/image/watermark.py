@@ -7,7 +7,15 @@ convolutional code, :mod:`aimark.watermark.ecc`), each coded bit on two or three
 signs. The tile is added to luma (the same amount to R, G and B, so colours keep their hue),
 scaled by a texture mask and set to a fixed RMS strength (about 41 dB PSNR).
 
-**Detection** needs no original, size, offset or scale:
+**Large pictures** (:func:`chip_scale`: from 1.5 megapixels) get the same tile at twice the scale
+(4 x 4-pixel chips, a 128-pixel period), smoothed, under a mask linear in the local texture,
+at a lower strength (about 43 dB PSNR): low-quality WebP and JPEG and downscaled screenshots
+keep that band where they erase 2-pixel chips, and the smooth parts of a large photograph (sky,
+sand, studio backgrounds) get almost no change. The video mark is this large-picture mark on
+every frame.
+
+**Detection** needs no original, size, offset or scale. It runs on the picture at half size
+(where 4-pixel chips are 2-pixel chips), when that is big enough, then at full size:
 
 1. the luma is whitened (a high-pass residual divided by its local amplitude);
 2. the residual is *folded*: summed modulo the tile period into one 64 x 64 tile, which adds up
@@ -22,8 +30,9 @@ detector then estimates the tile lattice from the autocorrelation of the residua
 mark makes peaks at the lattice vectors), undoes that scale and rotation, and folds again.
 
 **False positives.** Every decode attempt on unmarked content passes the 40-bit tag with
-probability 2**-40; at most :data:`MAX_ATTEMPTS` attempts are made per image, so the bound
-reported as ``p_value`` (MAX_ATTEMPTS x 2**-40 = 2.2e-11) bounds the chance per image.
+probability 2**-40; at most :data:`MAX_ATTEMPTS` attempts are made per search and
+:data:`SEARCHES` searches per image, so the bound reported as ``p_value``
+(2 x MAX_ATTEMPTS x 2**-40 = 4.4e-11) bounds the chance per image.
 """
 
 from __future__ import annotations
@@ -51,6 +60,19 @@ LATTICE_CANDIDATES = 5
 SYNC_Z_FIRST = 4.0  # decode the best sync position only when it stands out this much
 SYNC_Z_MORE = 5.0
 MIN_SIDE = 48
+#: pictures of at least this many pixels, and :data:`LARGE_SIDE` on the short side, get the mark
+#: at twice the scale (4-pixel chips, a 128-pixel period): low-quality WebP and JPEG, downscaled
+#: screenshots and video codecs keep that band, where they quantise 2-pixel chips away; smaller
+#: pictures hold too few of the larger tiles (measured: a 1024 x 1024 upscaled photograph loses
+#: the larger mark after resizing to 0.75, and keeps the smaller one)
+LARGE_AREA = 1_500_000
+LARGE_SIDE = 900
+LARGE_SCALE = 2
+LARGE_STRENGTH = 1.8  # RMS luma change of the 4-pixel-chip mark (about 43 dB PSNR)
+#: the 4-pixel-chip tile is low-passed (periodically) with this Gaussian (pixels) before use
+SMOOTH_SIGMA = 1.0
+#: the 4-pixel-chip mark's mask goes down to this share of the mean in flat areas
+MASK_FLOOR = 0.02
 
 
 @dataclass(frozen=True)
@@ -143,7 +165,8 @@ def _luma(arr: np.ndarray) -> np.ndarray:
 
 
 def _mask(y: np.ndarray) -> np.ndarray:
-    """Texture mask: more change where the picture is busy, less in flat areas (mean square 1)."""
+    """Texture mask of the 2-pixel-chip mark: more change where the picture is busy, less in
+    flat areas (mean square 1)."""
     import cv2
 
     hp = np.abs(y - cv2.GaussianBlur(y, (0, 0), 1.5))
@@ -152,17 +175,77 @@ def _mask(y: np.ndarray) -> np.ndarray:
     return m / np.sqrt(float((m**2).mean()))
 
 
-def embed(image: Any, payload: bytes | int | str, key: Key = None, *, strength: float = DEFAULT_STRENGTH) -> Any:
-    """Embed ``payload`` (64 bits) under ``key``; returns an image of the same type, size and mode."""
+def texture_mask(y: np.ndarray) -> np.ndarray:
+    """Texture mask of the 4-pixel-chip mark (mean square 1), computed at half size: linear in
+    the local texture down to :data:`MASK_FLOOR` of it, so smooth skies, sand and walls, where a
+    mark would show and structural similarity would fall, get almost none."""
+    import cv2
+
+    h, w = y.shape
+    small = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    hp = cv2.absdiff(small, cv2.GaussianBlur(small, (0, 0), 0.75))
+    act = cv2.GaussianBlur(hp, (0, 0), 2.0)
+    m = np.clip(act * np.float32(1.0 / max(float(act.mean()), 1e-3)), MASK_FLOOR, 4.0)
+    m *= np.float32(1.0 / np.sqrt(float((m * m).mean())))
+    return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+
+
+def smooth_tile(tile: np.ndarray, sigma: float = SMOOTH_SIGMA) -> np.ndarray:
+    """A tile blurred periodically (its edges wrap, so tiling it leaves no seams), unit RMS."""
+    if sigma <= 0:
+        return tile
+    h, w = tile.shape
+    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
+    gauss = np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))
+    out = np.real(np.fft.ifft2(np.fft.fft2(tile) * gauss))
+    return (out / np.sqrt((out**2).mean())).astype(np.float32)
+
+
+def scaled_tile(payload: bytes | int | str, key: Key = None, scale: int = 1) -> np.ndarray:
+    """The pattern tile drawn at ``scale`` (chips of ``2 * scale`` pixels, a ``64 * scale``
+    period); above scale 1 it is smoothed (:func:`smooth_tile`): square chip edges are high
+    frequencies that show and that codecs spend bits on, while adding little to detection."""
+    tile = tile_for(payload, key)
+    if scale == 1:
+        return tile
+    return smooth_tile(np.kron(tile, np.ones((scale, scale), np.float32)))
+
+
+def chip_scale(height: int, width: int) -> int:
+    """The scale :func:`embed` draws the mark at for a picture of this size: 2 (4-pixel chips)
+    from :data:`LARGE_AREA` pixels and :data:`LARGE_SIDE` on the short side, where the half-size
+    picture still holds about a hundred tiles, else 1 (2-pixel chips)."""
+    return LARGE_SCALE if height * width >= LARGE_AREA and min(height, width) >= LARGE_SIDE else 1
+
+
+def embed(
+    image: Any,
+    payload: bytes | int | str,
+    key: Key = None,
+    *,
+    strength: float | None = None,
+    scale: int | None = None,
+) -> Any:
+    """Embed ``payload`` (64 bits) under ``key``; returns an image of the same type, size and mode.
+
+    ``scale`` (1 or 2; default :func:`chip_scale`) is the chip size in units of 2 pixels;
+    ``strength`` the RMS change of luma in 8-bit units (default :data:`DEFAULT_STRENGTH` at
+    scale 1, :data:`LARGE_STRENGTH` at scale 2)."""
     arr, back = _as_array(image)
     _check_shape(arr)
+    h, w = arr.shape[:2]
+    scale = chip_scale(h, w) if scale is None else scale
+    if scale not in (1, 2):
+        raise InvalidArgument("watermark scale is 1 or 2")
+    if strength is None:
+        strength = DEFAULT_STRENGTH if scale == 1 else LARGE_STRENGTH
     if not 0 < strength <= 20:
         raise InvalidArgument("watermark strength is an RMS luma change in (0, 20]")
-    tile = tile_for(payload, key)
-    h, w = arr.shape[:2]
+    tile = scaled_tile(payload, key, scale)
+    t = TILE * scale
     y = _luma(arr)
-    pattern = np.tile(tile, (-(-h // TILE), -(-w // TILE)))[:h, :w]
-    delta = _mask(y) * pattern
+    pattern = np.tile(tile, (-(-h // t), -(-w // t)))[:h, :w]
+    delta = (_mask(y) if scale == 1 else texture_mask(y)) * pattern
     delta *= np.float32(strength / max(float(np.sqrt((delta**2).mean())), 1e-6))
     top = 65535.0 if arr.dtype == np.uint16 else 255.0
     if arr.dtype == np.uint16:
@@ -252,13 +335,16 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     y0, x0 = (h - wh) // 2, (w - ww) // 2
     win = r[y0 : y0 + wh, x0 : x0 + ww].astype(np.float64)
     win = win - win.mean()
-    spec = np.fft.rfft2(win, s=(2 * wh, 2 * ww))  # zero-padded: linear, not circular, correlation
-    ac = np.fft.irfft2(np.abs(spec) ** 2, s=(2 * wh, 2 * ww))
-    ac = np.fft.fftshift(ac)
     rmin, rmax = 0.40 * TILE, 1.8 * TILE
-    # only lags up to twice the search radius are ever looked at (peaks and their sums)
+    # only lags up to twice the search radius are ever looked at (peaks and their sums), so
+    # zero-padding by that much (not by the whole window) keeps the correlation linear there
     ry, rx = min(wh - 1, int(2.2 * rmax)), min(ww - 1, int(2.2 * rmax))
-    ac = ac[wh - ry : wh + ry + 1, ww - rx : ww + rx + 1]
+    import cv2
+
+    ny, nx = cv2.getOptimalDFTSize(wh + ry + 1), cv2.getOptimalDFTSize(ww + rx + 1)
+    spec = np.fft.rfft2(win.astype(np.float32), s=(ny, nx))
+    ac = np.fft.irfft2((spec.real**2 + spec.imag**2), s=(ny, nx))
+    ac = ac[np.r_[ny - ry : ny, 0 : ry + 1]][:, np.r_[nx - rx : nx, 0 : rx + 1]].astype(np.float64)
     cy, cx = ry, rx
     # normalise by the overlap so that lags far from zero are not favoured or penalised
     oy = wh - np.abs(np.arange(2 * ry + 1) - cy)
@@ -350,11 +436,43 @@ def _unwarp(r: np.ndarray, m: np.ndarray) -> np.ndarray:
 
 
 def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> WatermarkReport:
-    """Look for a watermark made with ``key``; blind (no original, size, offset or scale needed)."""
+    """Look for a watermark made with ``key``; blind (no original, size, offset or scale needed).
+
+    Two searches: the picture at half size (where a mark of 4-pixel chips is at the 2-pixel
+    chips' scale), when it is big enough, then at full size; ``p_value`` is the union bound over
+    both (each at most :data:`MAX_ATTEMPTS` decodes)."""
     arr, _ = _as_array(image)
     if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 16:
         return WatermarkReport(METHOD, False, detail={"attempts": 0})
-    return detect_residual(residual(_luma(arr)), key, expected=expected)
+    y = _luma(arr)
+    rep = WatermarkReport(METHOD, False, detail={"attempts": 0})
+    attempts, best = 0, 0.0
+    for scale, plane in _planes(y):
+        rep = detect_residual(residual(plane), key, expected=expected)
+        attempts += int(rep.detail.get("attempts", 0))
+        if rep.found:
+            rep.detail["chip"] = 2 * scale
+            rep.p_value = union_bound(SEARCHES * MAX_ATTEMPTS, ecc.TAG_BITS)
+            break
+        best = max(best, float(rep.detail.get("sync_z", 0.0)))
+    else:
+        rep.detail["sync_z"] = best  # the strongest sync seen in any search
+    rep.detail["attempts"] = attempts
+    return rep
+
+
+#: the searches :func:`detect` makes (half size, full size): the false-positive bound counts both
+SEARCHES = 2
+
+
+def _planes(y: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
+    """(scale, luma) for each search: half size first when it holds a few tiles, then full size."""
+    import cv2
+
+    h, w = y.shape
+    if min(h, w) // LARGE_SCALE >= 2 * MIN_SIDE:
+        yield LARGE_SCALE, cv2.resize(y, (w // LARGE_SCALE, h // LARGE_SCALE), interpolation=cv2.INTER_AREA)
+    yield 1, y
 
 
 def fold(r: np.ndarray) -> np.ndarray:
@@ -427,12 +545,13 @@ def best_guess(image: Any, key: Key = None) -> bytes:
     arr, _ = _as_array(image)
     k = normalize_key(key)
     lay = _layout(k)
-    r = _residual(_luma(arr))
     best: _Candidate | None = None
-    for m in _transforms(r):
-        c = _candidates(_fold(r if m is None else _unwarp(r, m)), lay)[0]
-        if best is None or c.score > best.score:
-            best = c
+    for _, plane in _planes(_luma(arr)):
+        r = _residual(plane)
+        for m in _transforms(r):
+            c = _candidates(_fold(r if m is None else _unwarp(r, m)), lay)[0]
+            if best is None or c.score > best.score:
+                best = c
     assert best is not None
     return np.packbits(_info_bits(best, lay)[:64].astype(np.uint8)).tobytes()
 
@@ -449,12 +568,16 @@ __all__ = [
     "METHOD",
     "TILE",
     "best_guess_folded",
+    "chip_scale",
     "detect",
     "detect_folded",
     "detect_residual",
     "embed",
     "fold",
     "residual",
+    "scaled_tile",
+    "smooth_tile",
     "sync_score",
+    "texture_mask",
     "tile_for",
 ]

@@ -33,18 +33,15 @@ METHOD = "video-tile128"
 DEFAULT_STRENGTH = 2.4  # RMS change of luma per frame, 8-bit units (about 40.5 dB PSNR)
 #: the image tile drawn at this scale (chips of 4 x 4 pixels, a 128-pixel period): video codecs
 #: at usual rates keep that band, where they quantise the image mark's 2-pixel chips away
-SCALE = 2
+SCALE = image_watermark.LARGE_SCALE
 MIN_SIDE = image_watermark.MIN_SIDE * SCALE
-#: the mask follows the local texture (linearly, down to 2% of it in flat areas): smooth skies and
-#: walls, where a mark would show and structural similarity would fall, get almost none
-MASK_FLOOR = 0.02
 
 
 class Embedder:
     """Adds the mark for one payload and key to frames of one size (in place, luma only)."""
 
     def __init__(self, payload: bytes, key: Key, width: int, height: int, strength: float = DEFAULT_STRENGTH) -> None:
-        tile = smooth_tile(np.kron(image_watermark.tile_for(payload, key), np.ones((SCALE, SCALE), np.float32)))
+        tile = image_watermark.scaled_tile(payload, key, SCALE)
         t = image_watermark.TILE * SCALE
         self.pattern = np.ascontiguousarray(
             np.tile(tile, (-(-height // t), -(-width // t)))[:height, :width] * np.float32(strength)
@@ -58,33 +55,10 @@ class Embedder:
         y[...] = cv2.add(y, delta, dtype=cv2.CV_8U)
 
 
-#: the tile is low-passed (periodically) with this Gaussian before use: square chip edges are
-#: high frequencies that cost an encoder many bits (and show) while adding little to detection
-SMOOTH_SIGMA = 1.0
-
-
-def smooth_tile(tile: np.ndarray, sigma: float = SMOOTH_SIGMA) -> np.ndarray:
-    """A tile blurred periodically (its edges wrap, so tiling it leaves no seams), unit RMS."""
-    if sigma <= 0:
-        return tile
-    h, w = tile.shape
-    fy, fx = np.fft.fftfreq(h)[:, None], np.fft.fftfreq(w)[None, :]
-    gauss = np.exp(-2 * (np.pi * sigma) ** 2 * (fy**2 + fx**2))
-    out = np.real(np.fft.ifft2(np.fft.fft2(tile) * gauss))
-    return (out / np.sqrt((out**2).mean())).astype(np.float32)
-
-
-def mask(y: np.ndarray) -> np.ndarray:
-    """The texture mask of a luma plane (mean square 1), computed at half size."""
-    import cv2
-
-    h, w = y.shape
-    small = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
-    hp = cv2.absdiff(small, cv2.GaussianBlur(small, (0, 0), 0.75))
-    act = cv2.GaussianBlur(hp, (0, 0), 2.0)
-    m = np.clip(act * np.float32(1.0 / max(float(act.mean()), 1e-3)), MASK_FLOOR, 4.0)  # proportional to texture
-    m *= np.float32(1.0 / np.sqrt(float((m * m).mean())))
-    return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+# the image mark's 4-pixel-chip tile smoothing and texture mask (shared, not copied)
+SMOOTH_SIGMA = image_watermark.SMOOTH_SIGMA
+smooth_tile = image_watermark.smooth_tile
+mask = image_watermark.texture_mask
 
 
 #: a frame whose own sync score is at or below this adds nothing to the weighted sum: unmarked
