@@ -14,8 +14,9 @@ keep that band where they erase 2-pixel chips, and the smooth parts of a large p
 sand, studio backgrounds) get almost no change. The video mark is this large-picture mark on
 every frame.
 
-**Detection** needs no original, size, offset or scale. It runs on the picture at half size
-(where 4-pixel chips are 2-pixel chips), when that is big enough, then at full size:
+**Detection** needs no original, size, offset or scale. It runs on the picture at full size
+and at half size (where 4-pixel chips are 2-pixel chips) when that is big enough, first at the
+scale :func:`embed` would have chosen for this size:
 
 1. the luma is whitened (a high-pass residual divided by its local amplitude);
 2. the residual is *folded*: summed modulo the tile period into one 64 x 64 tile, which adds up
@@ -211,6 +212,13 @@ def scaled_tile(payload: bytes | int | str, key: Key = None, scale: int = 1) -> 
     return smooth_tile(np.kron(tile, np.ones((scale, scale), np.float32)))
 
 
+def tiled_pattern(payload: bytes | int | str, key: Key, height: int, width: int, scale: int = 1) -> np.ndarray:
+    """The tile at ``scale`` (:func:`scaled_tile`) repeated over a ``height`` x ``width`` plane."""
+    tile = scaled_tile(payload, key, scale)
+    t = TILE * scale
+    return np.ascontiguousarray(np.tile(tile, (-(-height // t), -(-width // t)))[:height, :width])
+
+
 def chip_scale(height: int, width: int) -> int:
     """The scale :func:`embed` draws the mark at for a picture of this size: 2 (4-pixel chips)
     from :data:`LARGE_AREA` pixels and :data:`LARGE_SIDE` on the short side, where the half-size
@@ -241,10 +249,8 @@ def embed(
         strength = DEFAULT_STRENGTH if scale == 1 else LARGE_STRENGTH
     if not 0 < strength <= 20:
         raise InvalidArgument("watermark strength is an RMS luma change in (0, 20]")
-    tile = scaled_tile(payload, key, scale)
-    t = TILE * scale
     y = _luma(arr)
-    pattern = np.tile(tile, (-(-h // t), -(-w // t)))[:h, :w]
+    pattern = tiled_pattern(payload, key, h, w, scale)
     delta = (_mask(y) if scale == 1 else texture_mask(y)) * pattern
     delta *= np.float32(strength / max(float(np.sqrt((delta**2).mean())), 1e-6))
     top = 65535.0 if arr.dtype == np.uint16 else 255.0
@@ -330,19 +336,19 @@ def _decode(cand: _Candidate, lay: _Layout, key: bytes) -> bytes | None:
 def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     """Candidate 2x2 matrices mapping tile coordinates to image coordinates, from the
     autocorrelation peaks that a periodic mark leaves in the residual."""
+    import cv2
+
     h, w = r.shape
     wh, ww = min(h, window), min(w, window)
     y0, x0 = (h - wh) // 2, (w - ww) // 2
-    win = r[y0 : y0 + wh, x0 : x0 + ww].astype(np.float64)
-    win = win - win.mean()
+    win = r[y0 : y0 + wh, x0 : x0 + ww].astype(np.float32)
+    win = win - np.float32(win.mean())
     rmin, rmax = 0.40 * TILE, 1.8 * TILE
     # only lags up to twice the search radius are ever looked at (peaks and their sums), so
     # zero-padding by that much (not by the whole window) keeps the correlation linear there
     ry, rx = min(wh - 1, int(2.2 * rmax)), min(ww - 1, int(2.2 * rmax))
-    import cv2
-
     ny, nx = cv2.getOptimalDFTSize(wh + ry + 1), cv2.getOptimalDFTSize(ww + rx + 1)
-    spec = np.fft.rfft2(win.astype(np.float32), s=(ny, nx))
+    spec = np.fft.rfft2(win, s=(ny, nx))
     ac = np.fft.irfft2((spec.real**2 + spec.imag**2), s=(ny, nx))
     ac = ac[np.r_[ny - ry : ny, 0 : ry + 1]][:, np.r_[nx - rx : nx, 0 : rx + 1]].astype(np.float64)
     cy, cx = ry, rx
@@ -438,8 +444,9 @@ def _unwarp(r: np.ndarray, m: np.ndarray) -> np.ndarray:
 def detect(image: Any, key: Key = None, *, expected: bytes | None = None) -> WatermarkReport:
     """Look for a watermark made with ``key``; blind (no original, size, offset or scale needed).
 
-    Two searches: the picture at half size (where a mark of 4-pixel chips is at the 2-pixel
-    chips' scale), when it is big enough, then at full size; ``p_value`` is the union bound over
+    Two searches: the picture at full size and at half size (where a mark of 4-pixel chips is
+    at the 2-pixel chips' scale) when it is big enough, the scale :func:`embed` would choose for
+    this size first; ``p_value`` is the union bound over
     both (each at most :data:`MAX_ATTEMPTS` decodes)."""
     arr, _ = _as_array(image)
     if arr.ndim not in (2, 3) or min(arr.shape[:2]) < 16:
@@ -466,13 +473,17 @@ SEARCHES = 2
 
 
 def _planes(y: np.ndarray) -> Iterator[tuple[int, np.ndarray]]:
-    """(scale, luma) for each search: half size first when it holds a few tiles, then full size."""
+    """(scale, luma) for each search: full size, and half size when it holds a few tiles (a
+    crop of a large marked picture); the scale :func:`embed` would choose for this size first."""
     import cv2
 
     h, w = y.shape
-    if min(h, w) // LARGE_SCALE >= 2 * MIN_SIDE:
+    half = min(h, w) // LARGE_SCALE >= 2 * MIN_SIDE
+    if half and chip_scale(h, w) == LARGE_SCALE:
         yield LARGE_SCALE, cv2.resize(y, (w // LARGE_SCALE, h // LARGE_SCALE), interpolation=cv2.INTER_AREA)
     yield 1, y
+    if half and chip_scale(h, w) != LARGE_SCALE:
+        yield LARGE_SCALE, cv2.resize(y, (w // LARGE_SCALE, h // LARGE_SCALE), interpolation=cv2.INTER_AREA)
 
 
 def fold(r: np.ndarray) -> np.ndarray:
@@ -580,4 +591,5 @@ __all__ = [
     "sync_score",
     "texture_mask",
     "tile_for",
+    "tiled_pattern",
 ]

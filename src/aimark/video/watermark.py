@@ -41,11 +41,7 @@ class Embedder:
     """Adds the mark for one payload and key to frames of one size (in place, luma only)."""
 
     def __init__(self, payload: bytes, key: Key, width: int, height: int, strength: float = DEFAULT_STRENGTH) -> None:
-        tile = image_watermark.scaled_tile(payload, key, SCALE)
-        t = image_watermark.TILE * SCALE
-        self.pattern = np.ascontiguousarray(
-            np.tile(tile, (-(-height // t), -(-width // t)))[:height, :width] * np.float32(strength)
-        )
+        self.pattern = image_watermark.tiled_pattern(payload, key, height, width, SCALE) * np.float32(strength)
         self.size = (width, height)
 
     def __call__(self, y: np.ndarray) -> None:
