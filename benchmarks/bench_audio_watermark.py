@@ -360,11 +360,10 @@ def main() -> None:
         )
     snrs = [r["snr"] for r in rows_of("aimark")]
     misses = sorted((a, n) for n, r in results.items() for a, (f, _) in r["aimark"]["attacks"].items() if not f)
-    cmd = "python benchmarks/bench_audio_watermark.py" + (f" --audiowmark {args.audiowmark}" if peer else "")
-    cmd += f" --clean {args.clean} --per-track {args.per_track} --peer-every {args.peer_every} --jobs {args.jobs}"
+    cmd = "python benchmarks/bench_audio_watermark.py " + " ".join(sys.argv[1:])
     text = "\n".join(
         [
-            f"Command: `{cmd} --write benchmarks/RESULTS.md`",
+            f"Command: `{cmd.strip()}`",
             "",
             f"{len(names)} excerpts of {EXCERPT_S:g} s, each embedded on its own: "
             + counts

@@ -281,11 +281,12 @@ def main() -> int:
     ap.add_argument("--write", type=Path, help="write the results section into this markdown file")
     ap.add_argument("--plot", type=Path, default=Path(__file__).with_name("image_watermark.png"))
     args = ap.parse_args()
-    ms = methods(args.methods.split(","))
     names = args.images.split(",") + ([] if args.no_wallpapers else wallpapers())
     if args.fp_only:
         return fp_only(args, names)
+    ms = methods(args.methods.split(","))
     images = {n: load(n) for n in names}
+    _LOADED.update(images)  # the clean crops below cut these, not fresh copies
     attacks = list(ATTACKS)
 
     quality: dict[str, list[tuple[float, float]]] = {m.name: [] for m in ms}
@@ -304,7 +305,7 @@ def main() -> int:
         clean_fp += aimark_wm.detect(im).found if any(m.name == "aimark" for m in ms) else 0
         print(f"[{i + 1}/{len(images)}] {name} {im.size} {im.mode}", file=sys.stderr, flush=True)
 
-    crop_fp = sum(_crop_hits([(names[j % len(names)], j) for j in range(args.crops)]))
+    crop_fp = sum(crop_hits(names, args.crops, args.jobs))
     # speed
     base = load("astronaut")
     speed: dict[str, dict[str, tuple[float, float, float]]] = {m.name: {} for m in ms}
@@ -346,15 +347,27 @@ def _crop_hits(jobs: list[tuple[str, int]]) -> list[bool]:
     return out
 
 
+def crop_hits(names: list[str], crops: int, jobs: int) -> list[bool]:
+    """Detection on ``crops`` clean crops, cycling through ``names``; in this process, or
+    spread over ``jobs`` worker processes (crop ``j`` is the same either way)."""
+    work = [(names[j % len(names)], j) for j in range(crops)]
+    if jobs <= 1:
+        return _crop_hits(work)
+    with ProcessPoolExecutor(max_workers=jobs) as pool:
+        parts = list(pool.map(_crop_hits, [work[k::jobs] for k in range(jobs)]))
+    out = [False] * crops
+    for k, part in enumerate(parts):
+        out[k::jobs] = part
+    return out
+
+
 def fp_only(args: argparse.Namespace, names: list[str]) -> int:
     """The false-positive count alone, over ``--crops`` clean crops spread over ``--jobs`` workers."""
-    jobs = [(names[j % len(names)], j) for j in range(args.crops)]
     n = max(1, args.jobs)
     t = time.perf_counter()
-    with ProcessPoolExecutor(max_workers=n) as pool:
-        hits = [h for part in pool.map(_crop_hits, [jobs[k::n] for k in range(n)]) for h in part]
+    hits = crop_hits(names, args.crops, n)
     wall = time.perf_counter() - t
-    per_image = {nm: sum(h for (x, _), h in zip(jobs, hits, strict=True) if x == nm) for nm in names}
+    per_image = {nm: sum(hits[j] for j in range(len(hits)) if names[j % len(names)] == nm) for nm in names}
     bound = aimark_wm.SEARCHES * aimark_wm.MAX_ATTEMPTS * 2.0**-40
     cmd = "python benchmarks/bench_image_watermark.py " + " ".join(sys.argv[1:])
     text = (
