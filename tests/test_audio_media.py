@@ -19,6 +19,7 @@ from aimark import AIGCLabel
 from aimark.api import ContentOptions
 from aimark.audio import explicit, io, watermark
 from aimark.errors import AimarkError, InputError, InvalidArgument
+from aimark.watermark import ecc
 
 from .conftest import PRODUCER
 
@@ -120,8 +121,11 @@ def test_watermark_snr_and_round_trip(speech: np.ndarray, marked: np.ndarray) ->
         ["-af", "aresample=16000,aresample=44100", "-f", "wav"],
         ["-af", "lowpass=f=4000", "-f", "wav"],
         ["-af", "atempo=1.05", "-f", "wav"],
+        ["-c:a", "libopus", "-b:a", "32k", "-f", "ogg"],
+        ["-c:a", "aac", "-b:a", "48k", "-f", "adts"],
+        ["-ac", "1", "-c:a", "libmp3lame", "-b:a", "64k", "-f", "mp3"],
     ],
-    ids=["mp3-64k", "aac-64k", "opus-64k", "resample-16k", "lowpass-4k", "tempo-1.05"],
+    ids=["mp3-64k", "aac-64k", "opus-64k", "resample-16k", "lowpass-4k", "tempo-1.05", "opus-32k", "aac-48k", "mp3-64k-mono"],
 )
 def test_watermark_survives(marked: np.ndarray, attack: list[str]) -> None:
     data = subprocess.run(
@@ -129,6 +133,21 @@ def test_watermark_survives(marked: np.ndarray, attack: list[str]) -> None:
     ).stdout
     report = watermark.detect(ffmpeg_pcm(data), SR)
     assert report.found and report.payload == PAYLOAD.hex(), report.detail
+
+
+def test_list_viterbi_keeps_the_best_path_first_and_finds_more_frames() -> None:
+    rng = np.random.default_rng(5)
+    bits = rng.integers(0, 2, ecc.INFO_BITS)
+    coded = 2.0 * ecc.encode(bits) - 1
+    plain = listed = 0
+    for _ in range(40):
+        soft = coded + 1.25 * rng.standard_normal(len(coded))
+        paths = ecc.list_viterbi(soft, 16)
+        assert np.array_equal(paths[0], ecc.viterbi(soft))
+        assert len({p.tobytes() for p in paths}) == len(paths) == 16
+        plain += np.array_equal(paths[0], bits)
+        listed += any(np.array_equal(p, bits) for p in paths)
+    assert listed > plain + 5
 
 
 def test_watermark_in_a_5_second_excerpt_at_an_odd_offset(marked: np.ndarray) -> None:

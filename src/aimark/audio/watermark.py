@@ -9,19 +9,20 @@ Embedding (any sample rate, any channel count):
   spread the 330 convolutionally coded bits of the frame (payload + 40-bit keyed tag,
   :mod:`aimark.watermark.ecc`) 12 times over, under a keyed sign;
 - a cell multiplies the magnitudes in it by ``1 + d * sign`` (phases kept), where ``d`` is
-  larger for weak bins (masked by their loud neighbours) and capped; the change is scaled per
-  frame to a budget below the local signal, then by one factor so that the whole file's SNR
-  is ``snr_db`` (default 35.5 dB);
+  larger for weak bins (masked by their loud neighbours) and capped at 0.95; the change is
+  scaled per frame to a budget below the signal of the surrounding 3 s, then by one factor so
+  that the whole file's SNR is ``snr_db`` (default 35.5 dB);
 - the resynthesised difference is added to every channel, so every channel carries it.
 
 Detection works on any excerpt of at least one period (about 4.5 s) at any offset: log
-magnitudes are high-passed in time, resampled for a set of time and frequency scales (tempo and
+magnitudes are high-passed in time and in frequency (what is left of harmonics and formants
+after the time high-pass is most of the noise on speech), resampled for a set of time and frequency scales (tempo and
 speed changes of up to about 6%), collapsed to cells and folded modulo the period; the sync
-pattern's cyclic correlation (FFT) gives the offset, soft Viterbi the bits, and only a frame
-whose keyed tag checks is reported. The search runs again half a hop later when nothing is
-found (a cut between hop boundaries splits every cell in two). At most ``MAX_ATTEMPTS`` decodes
-are tried per segment and phase, so
-the chance that unmarked audio yields a payload is at most attempts x 2^-40.
+pattern's cyclic correlation (FFT) gives the offset, a list Viterbi decoder the ``PATHS``
+likeliest bit sequences, and only a frame whose keyed tag checks is reported. The search runs
+again half a hop later when nothing is found (a cut between hop boundaries splits every cell
+in two). At most ``MAX_ATTEMPTS`` x ``PATHS`` tag checks are made per segment and phase, and the
+chance that unmarked audio yields a payload is at most (tag checks made) x 2^-40.
 """
 
 from __future__ import annotations
@@ -35,7 +36,7 @@ import numpy as np
 from ..errors import InputError, InvalidArgument
 from ..report import WatermarkReport
 from ..watermark import Key, normalize_key, normalize_payload, union_bound
-from ..watermark.ecc import CODED_BITS, TAG_BITS, check_frame, encode, frame_bits, keyed_rng, viterbi
+from ..watermark.ecc import CODED_BITS, TAG_BITS, check_frame, encode, frame_bits, keyed_rng, list_viterbi, viterbi
 
 METHOD = "aimark-audio-v1"
 DOMAIN = "audio/v1"
@@ -49,11 +50,14 @@ COLS = 128
 PERIOD_FRAMES = COLS * COL_FRAMES  # 384 hops = 4.46 s
 SYNC_SHARE = 0.2
 DEFAULT_SNR_DB = 35.5
-MAX_GAIN = 0.8
-WEIGHT = 0.5
+MAX_GAIN = 0.95  # the largest relative change of a bin: weak, masked bins nearly vanish or double
+WEIGHT = 0.25
 SMOOTH_FRAMES = 9  # the time high-pass of detection: log magnitude minus its 9-frame mean
 SEGMENT_PERIODS = 2.5  # detection segments: 11 s, half-overlapping
-MAX_ATTEMPTS = 6  # Viterbi decodes per segment
+MAX_ATTEMPTS = 6  # sync candidates decoded per segment
+PATHS = 32  # list Viterbi: decoded paths tag-checked per candidate
+BUDGET_FRAMES = 261  # the embedding budget follows the signal's energy over 3 s
+FREQ_SMOOTH = 15  # the frequency high-pass of detection: residual minus its 15-bin mean
 MIN_SECONDS = PERIOD_FRAMES * REF_FRAME / 2 / REF_RATE
 
 
@@ -172,10 +176,10 @@ def embed(samples: Any, sr: int, payload: bytes | int | str, key: Key = None, *,
     spec = np.fft.rfft(_frames(_mono(x), n), axis=1)
     mag = np.abs(spec)
     band = mag[:, KMIN:KMAX]
-    # water-filling: for the budget of each frame (snr_db below the local signal, 1 s smoothing),
+    # water-filling: for the budget of each frame (snr_db below the signal, 3 s smoothing),
     # the weakest bins (masked by loud neighbours) get the largest relative change, up to MAX_GAIN;
     # a bin louder than the level t gets the same absolute change t as the others
-    budget = _moving_mean((mag**2).sum(axis=1), 87) * 10 ** (-snr_db / 10)
+    budget = _moving_mean((mag**2).sum(axis=1), BUDGET_FRAMES) * 10 ** (-snr_db / 10)
     level = _water_level(band, budget)
     gain = np.minimum(MAX_GAIN, level[:, None] / (band + 1e-12))
     f = np.arange(len(spec))
@@ -208,6 +212,7 @@ def _features(x: np.ndarray, sr: int) -> np.ndarray:
     mag = np.abs(np.fft.rfft(_frames(x, n), axis=1)[:, :top])
     logm = np.log(mag + 1e-7 * (1 + mag.max()))
     r = logm - _moving_mean(logm, SMOOTH_FRAMES)
+    r = r - _moving_mean(r.T, FREQ_SMOOTH).T  # and in frequency: harmonics and formants move
     mad = np.median(np.abs(r), axis=0, keepdims=True) + 1e-6
     r = np.clip(r / (1.4826 * mad), -3, 3)
     if WEIGHT:
@@ -304,14 +309,15 @@ def detect(samples: Any, sr: int, key: Key = None, *, expected: bytes | None = N
     half = frame_size(sr) // 4  # half a hop: a cut between hop boundaries splits the cells in two
     for start, end in _segments(len(x), sr):
         for z, soft in (c for phase in (0, half) for c in _candidates(x[start + phase : end], sr, kb)):
-            attempts += 1
             best = max(best, z)
-            payload = check_frame(viterbi(soft), key, DOMAIN)
-            if payload is not None:
-                p = union_bound(attempts, TAG_BITS)
-                detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
-                match = None if expected is None else payload == expected
-                return WatermarkReport(METHOD, True, payload.hex(), p, match, detail)
+            for info in list_viterbi(soft, PATHS):
+                attempts += 1
+                payload = check_frame(info, key, DOMAIN)
+                if payload is not None:
+                    p = union_bound(attempts, TAG_BITS)
+                    detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
+                    match = None if expected is None else payload == expected
+                    return WatermarkReport(METHOD, True, payload.hex(), p, match, detail)
     return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 

@@ -63,30 +63,43 @@ def encode(bits: np.ndarray) -> np.ndarray:
 
 def viterbi(soft: np.ndarray) -> np.ndarray:
     """Soft-decision Viterbi decoding of :func:`encode`'s output; returns the information bits."""
+    return list_viterbi(soft, 1)[0]
+
+
+# the two transitions into each state: state = (input bit << 5) | (previous state >> 1)
+_NS = np.arange(_STATES, dtype=np.int64)
+_PRED = ((_NS & (_STATES // 2 - 1))[:, None] << 1) | np.arange(2)[None, :]  # (64, 2) previous states
+_PREG = ((_NS >> (_K - 2))[:, None] << (_K - 1)) | _PRED  # (64, 2) registers of those transitions
+
+
+def list_viterbi(soft: np.ndarray, paths: int) -> list[np.ndarray]:
+    """The information bits of the ``paths`` most likely zero-tailed paths, best first (parallel
+    list Viterbi: every state keeps its ``paths`` best survivors). Each path that a caller
+    tag-checks is one attempt of the false-positive bound."""
     n = len(_GENERATORS)
     steps = len(soft) // n
     y = np.asarray(soft, dtype=np.float64)[: steps * n].reshape(steps, n)
-    signs = 2.0 * _OUT - 1.0  # (128, 3)
-    metric = np.full(_STATES, -np.inf)
-    metric[0] = 0.0
-    history = np.empty((steps, _STATES), dtype=np.int64)  # winning register per next state
-    regs = _REG.reshape(2, _STATES)  # row b: registers with input bit b; column = previous state
+    branches = y @ (2.0 * _OUT - 1.0).T  # (steps, 128)
+    metric = np.full((_STATES, paths), -np.inf)
+    metric[0, 0] = 0.0
+    history = np.empty((steps, _STATES, paths), dtype=np.int64)  # index into (predecessor, rank)
     for t in range(steps):
-        branch = signs @ y[t]  # (128,)
-        cand = metric[regs & (_STATES - 1)] + branch[regs]  # (2, 64) indexed [b, prev state]
-        # next state of register r is r >> 1: for input b and prev state s, next = (b << 5) | (s >> 1)
-        c = cand.reshape(2, _STATES // 2, 2)  # [b, s >> 1, s & 1]
-        pick = np.argmax(c, axis=2)  # which of the two predecessors wins
-        metric = np.take_along_axis(c, pick[..., None], axis=2)[..., 0].reshape(_STATES)
-        prev = (np.arange(_STATES // 2)[None, :] << 1) | pick  # (2, 32) winning previous states
-        history[t] = ((np.arange(2)[:, None] << (_K - 1)) | prev).reshape(_STATES)
-    state = 0  # zero tail: the path ends in state 0
-    bits = np.empty(steps, dtype=np.int64)
-    for t in range(steps - 1, -1, -1):
-        reg = history[t, state]
-        bits[t] = reg >> (_K - 1)
-        state = reg & (_STATES - 1)
-    return bits[: steps - (_K - 1)]
+        cand = (metric[_PRED] + branches[t][_PREG][..., None]).reshape(_STATES, 2 * paths)
+        top = np.argsort(-cand, axis=1, kind="stable")[:, :paths]
+        metric = np.take_along_axis(cand, top, axis=1)
+        history[t] = top
+    out = []
+    for rank in range(paths):
+        if not np.isfinite(metric[0, rank]):
+            break
+        state, r = 0, rank
+        bits = np.empty(steps, dtype=np.int64)
+        for t in range(steps - 1, -1, -1):
+            j, r = divmod(int(history[t, state, r]), paths)
+            bits[t] = state >> (_K - 2)
+            state = int(_PRED[state, j])
+        out.append(bits[: steps - (_K - 1)])
+    return out
 
 
 def check_frame(info: np.ndarray, key: Key, domain: str) -> bytes | None:
@@ -101,4 +114,4 @@ def keyed_rng(key: Key, domain: str) -> np.random.Generator:
     return np.random.default_rng(np.frombuffer(keyed_bytes(key, domain), dtype=np.uint64))
 
 
-__all__ = ["CODED_BITS", "INFO_BITS", "TAG_BITS", "check_frame", "encode", "frame_bits", "keyed_rng", "viterbi"]
+__all__ = ["CODED_BITS", "INFO_BITS", "TAG_BITS", "check_frame", "encode", "frame_bits", "keyed_rng", "list_viterbi", "viterbi"]
