@@ -16,13 +16,14 @@ Embedding (any sample rate, any channel count):
 
 Detection works on any excerpt of at least one period (about 4.5 s) at any offset: log
 magnitudes are high-passed in time and in frequency (what is left of harmonics and formants
-after the time high-pass is most of the noise on speech), resampled for a set of time and frequency scales (tempo and
-speed changes of up to about 6%), collapsed to cells and folded modulo the period; the sync
-pattern's cyclic correlation (FFT) gives the offset, a list Viterbi decoder the ``PATHS``
-likeliest bit sequences, and only a frame whose keyed tag checks is reported. The search runs
-again half a hop later when nothing is found (a cut between hop boundaries splits every cell
-in two). At most ``MAX_ATTEMPTS`` x ``PATHS`` tag checks are made per segment and phase, and the
-chance that unmarked audio yields a payload is at most (tag checks made) x 2^-40.
+after the time high-pass is most of the noise on speech), resampled for a set of time and
+frequency scales (tempo and speed changes of up to about 6%), collapsed to cells and folded
+modulo the period; the sync pattern's cyclic correlation (FFT) gives the offset, a list
+Viterbi decoder the ``PATHS`` likeliest bit sequences for the best ``LIST_CANDIDATES`` offsets
+(one sequence for the others), and only a frame whose keyed tag checks is reported. The search
+runs again half a hop later when nothing is found (a cut between hop boundaries splits every
+cell in two). Every tag check is an attempt: the chance that unmarked audio yields a payload is
+at most attempts x 2^-40 (at most 2 x 32 + 4 = 68 per segment and phase).
 """
 
 from __future__ import annotations
@@ -55,7 +56,8 @@ WEIGHT = 0.25
 SMOOTH_FRAMES = 9  # the time high-pass of detection: log magnitude minus its 9-frame mean
 SEGMENT_PERIODS = 2.5  # detection segments: 11 s, half-overlapping
 MAX_ATTEMPTS = 6  # sync candidates decoded per segment
-PATHS = 32  # list Viterbi: decoded paths tag-checked per candidate
+PATHS = 32  # list Viterbi: decoded paths tag-checked for each of the best sync candidates
+LIST_CANDIDATES = 2  # how many of the best sync candidates get the list; the others one path
 BUDGET_FRAMES = 261  # the embedding budget follows the signal's energy over 3 s
 FREQ_SMOOTH = 15  # the frequency high-pass of detection: residual minus its 15-bin mean
 MIN_SECONDS = PERIOD_FRAMES * REF_FRAME / 2 / REF_RATE
@@ -308,16 +310,17 @@ def detect(samples: Any, sr: int, key: Key = None, *, expected: bytes | None = N
         return WatermarkReport(METHOD, False, detail={"attempts": 0, "reason": "shorter than one period"})
     half = frame_size(sr) // 4  # half a hop: a cut between hop boundaries splits the cells in two
     for start, end in _segments(len(x), sr):
-        for z, soft in (c for phase in (0, half) for c in _candidates(x[start + phase : end], sr, kb)):
-            best = max(best, z)
-            for info in list_viterbi(soft, PATHS):
-                attempts += 1
-                payload = check_frame(info, key, DOMAIN)
-                if payload is not None:
-                    p = union_bound(attempts, TAG_BITS)
-                    detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
-                    match = None if expected is None else payload == expected
-                    return WatermarkReport(METHOD, True, payload.hex(), p, match, detail)
+        for phase in (0, half):
+            for rank, (z, soft) in enumerate(_candidates(x[start + phase : end], sr, kb)):
+                best = max(best, z)
+                for info in list_viterbi(soft, PATHS if rank < LIST_CANDIDATES else 1):
+                    attempts += 1
+                    payload = check_frame(info, key, DOMAIN)
+                    if payload is not None:
+                        p = union_bound(attempts, TAG_BITS)
+                        detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
+                        match = None if expected is None else payload == expected
+                        return WatermarkReport(METHOD, True, payload.hex(), p, match, detail)
     return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 

@@ -79,27 +79,23 @@ def list_viterbi(soft: np.ndarray, paths: int) -> list[np.ndarray]:
     n = len(_GENERATORS)
     steps = len(soft) // n
     y = np.asarray(soft, dtype=np.float64)[: steps * n].reshape(steps, n)
-    branches = y @ (2.0 * _OUT - 1.0).T  # (steps, 128)
+    branches = (y @ (2.0 * _OUT - 1.0).T)[:, _PREG, None]  # (steps, 64, 2, 1)
     metric = np.full((_STATES, paths), -np.inf)
     metric[0, 0] = 0.0
     history = np.empty((steps, _STATES, paths), dtype=np.int64)  # index into (predecessor, rank)
     for t in range(steps):
-        cand = (metric[_PRED] + branches[t][_PREG][..., None]).reshape(_STATES, 2 * paths)
-        top = np.argsort(-cand, axis=1, kind="stable")[:, :paths]
+        cand = (metric[_PRED] + branches[t]).reshape(_STATES, 2 * paths)
+        top = np.argsort(-cand, axis=1, kind="stable")[:, :paths]  # two sorted runs: a merge
         metric = np.take_along_axis(cand, top, axis=1)
         history[t] = top
-    out = []
-    for rank in range(paths):
-        if not np.isfinite(metric[0, rank]):
-            break
-        state, r = 0, rank
-        bits = np.empty(steps, dtype=np.int64)
-        for t in range(steps - 1, -1, -1):
-            j, r = divmod(int(history[t, state, r]), paths)
-            bits[t] = state >> (_K - 2)
-            state = int(_PRED[state, j])
-        out.append(bits[: steps - (_K - 1)])
-    return out
+    ranks = np.flatnonzero(np.isfinite(metric[0]))  # paths that end in state 0 (all when steps > 6)
+    state, r = np.zeros(len(ranks), dtype=np.int64), ranks
+    bits = np.empty((len(ranks), steps), dtype=np.int64)
+    for t in range(steps - 1, -1, -1):
+        j, r = np.divmod(history[t, state, r], paths)
+        bits[:, t] = state >> (_K - 2)
+        state = _PRED[state, j]
+    return list(bits[:, : steps - (_K - 1)])
 
 
 def check_frame(info: np.ndarray, key: Key, domain: str) -> bytes | None:
