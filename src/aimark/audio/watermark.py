@@ -9,9 +9,9 @@ Embedding (any sample rate, any channel count):
   spread the 330 convolutionally coded bits of the frame (payload + 40-bit keyed tag,
   :mod:`aimark.watermark.ecc`) 12 times over, under a keyed sign;
 - a cell multiplies the magnitudes in it by ``1 + d * sign`` (phases kept), where ``d`` is
-  larger for weak bins (masked by their loud neighbours) and capped at 0.95; the change is
-  scaled per frame to a budget below the signal of the surrounding 3 s, then by one factor so
-  that the whole file's SNR is ``snr_db`` (default 35.5 dB);
+  ``(t / |X|) ** 1.5`` (larger for weak bins, masked by their loud neighbours), capped at
+  0.95; the level t sets each frame's change to a budget below the signal of the surrounding
+  3 s, and one factor then sets the whole file's SNR to ``snr_db`` (default 35.5 dB);
 - the resynthesised difference is added to every channel, so every channel carries it.
 
 Detection works on any excerpt of at least one period (about 4.5 s) at any offset: log
@@ -151,18 +151,27 @@ def _moving_mean(a: np.ndarray, width: int) -> np.ndarray:
     return (c[width:] - c[:-width]) / width
 
 
-def _water_level(band: np.ndarray, budget: np.ndarray) -> np.ndarray:
-    """Per frame, the level t with sum(min(MAX_GAIN * |X|, t)^2) == budget (bisection)."""
-    lo = np.zeros(len(band), dtype=np.float64)
-    hi = np.sqrt(budget) + 1e-12
-    cap = MAX_GAIN * band
-    for _ in range(24):
-        mid = 0.5 * (lo + hi)
-        energy = (np.minimum(cap, mid[:, None]) ** 2).sum(axis=1)
-        low = energy < budget
-        lo = np.where(low, mid, lo)
-        hi = np.where(low, hi, mid)
-    return lo
+def _gains(band: np.ndarray, budget: np.ndarray) -> np.ndarray:
+    """Relative change per bin, ``min(MAX_GAIN, (t / |X|) ** 1.5)``, with the level t of each
+    frame chosen so that the frame's change energy is its budget: the weaker a bin (masked by
+    loud neighbours), the larger its share, more so than with equal absolute changes.
+
+    Solved exactly per frame: with the bins sorted weakest first and the first k capped, the
+    energy is ``cap^2 sum_{i<k} |X_i|^2 + t^3 sum_{i>=k} 1/|X_i|``; k is the number of bins whose
+    capping level ``|X_k| cap^(2/3)`` still leaves the energy within the budget."""
+    x = np.sort(band.astype(np.float64), axis=1) + 1e-12  # (frames, bins), weakest first
+    frames, bins = x.shape
+    capped = np.zeros((frames, bins + 1))
+    capped[:, 1:] = MAX_GAIN**2 * np.cumsum(x * x, axis=1)  # energy of the k weakest bins, capped
+    rest = np.zeros((frames, bins + 1))
+    rest[:, :bins] = np.cumsum((1 / x)[:, ::-1], axis=1)[:, ::-1]  # sum of 1/|X| over the others
+    edge = x * MAX_GAIN ** (2 / 3)  # the level at which bin k reaches the cap
+    k = np.sum(capped[:, :bins] + edge**3 * rest[:, :bins] <= budget[:, None], axis=1)
+    rows = np.arange(frames)
+    left = np.maximum(budget - capped[rows, k], 0.0)
+    t = np.where(k < bins, np.cbrt(left / np.maximum(rest[rows, k], 1e-300)), np.inf)
+    m = t[:, None] / (band + 1e-12)
+    return np.minimum(MAX_GAIN, m * np.sqrt(m))
 
 
 def embed(samples: Any, sr: int, payload: bytes | int | str, key: Key = None, *, snr_db: float = DEFAULT_SNR_DB) -> np.ndarray:
@@ -178,12 +187,10 @@ def embed(samples: Any, sr: int, payload: bytes | int | str, key: Key = None, *,
     spec = np.fft.rfft(_frames(_mono(x), n), axis=1)
     mag = np.abs(spec)
     band = mag[:, KMIN:KMAX]
-    # water-filling: for the budget of each frame (snr_db below the signal, 3 s smoothing),
-    # the weakest bins (masked by loud neighbours) get the largest relative change, up to MAX_GAIN;
-    # a bin louder than the level t gets the same absolute change t as the others
+    # the budget of each frame is snr_db below the signal (3 s smoothing); the weakest bins
+    # (masked by loud neighbours) get the largest relative change, up to MAX_GAIN
     budget = _moving_mean((mag**2).sum(axis=1), BUDGET_FRAMES) * 10 ** (-snr_db / 10)
-    level = _water_level(band, budget)
-    gain = np.minimum(MAX_GAIN, level[:, None] / (band + 1e-12))
+    gain = _gains(band, budget)
     f = np.arange(len(spec))
     pattern = cells[:, (f // COL_FRAMES) % COLS].T  # (frames, ROWS)
     pattern = np.repeat(pattern, ROW_BINS, axis=1)
