@@ -52,7 +52,7 @@ PERIOD_FRAMES = COLS * COL_FRAMES  # 384 hops = 4.46 s
 SYNC_SHARE = 0.2
 DEFAULT_SNR_DB = 35.5
 MAX_GAIN = 0.95  # the largest relative change of a bin: weak, masked bins nearly vanish or double
-WEIGHT = 0.25
+WEIGHT = 0.25  # detection weights a bin by min(1, median/|X|) ** WEIGHT: loud bins change less
 SMOOTH_FRAMES = 25  # the time high-pass of detection: log magnitude minus its 25-frame mean
 SEGMENT_PERIODS = 2.5  # detection segments: 11 s, half-overlapping
 MAX_ATTEMPTS = 6  # sync candidates decoded per segment

@@ -88,7 +88,7 @@ def list_viterbi(soft: np.ndarray, paths: int) -> list[np.ndarray]:
         top = np.argsort(-cand, axis=1, kind="stable")[:, :paths]  # two sorted runs: a merge
         metric = np.take_along_axis(cand, top, axis=1)
         history[t] = top
-    ranks = np.flatnonzero(np.isfinite(metric[0]))  # paths that end in state 0 (all when steps > 6)
+    ranks = np.flatnonzero(np.isfinite(metric[0]))  # paths into state 0 (fewer only on very short inputs)
     state, r = np.zeros(len(ranks), dtype=np.int64), ranks
     bits = np.empty((len(ranks), steps), dtype=np.int64)
     for t in range(steps - 1, -1, -1):
