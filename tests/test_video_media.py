@@ -164,6 +164,24 @@ def test_watermark_quality_on_frames() -> None:
     assert np.mean(ps) >= 40 and np.mean(ss) >= 0.98, (np.mean(ps), np.mean(ss))
 
 
+def test_the_mark_follows_the_camera() -> None:
+    """On a pan the tile moves with the picture (to within a couple of pixels), so that the
+    encoder predicts it with the content; each frame still reads alone."""
+    import cv2
+
+    w, h, n = 640, 360, 12
+    photo = skdata.coffee()
+    big = cv2.resize(photo, (int(photo.shape[1] * 2.2), int(photo.shape[0] * 2.2)))
+    emb = watermark.Embedder(b"\x01\x02\x03\x04\x05\x06\x07\x08", None, w, h)
+    for i in range(n):
+        x, y = 7 * i, 3 * i  # the camera moves right and down: the picture moves left and up
+        frame = cv2.cvtColor(np.ascontiguousarray(big[y : y + h, x : x + w]), cv2.COLOR_RGB2GRAY)
+        emb(frame)
+        assert abs(emb.offset[0] + x) <= 2 and abs(emb.offset[1] + y) <= 2, (i, emb.offset)
+    rep = watermark.detect([frame])
+    assert rep.found and rep.payload == "0102030405060708"
+
+
 @pytest.fixture(scope="module")
 def marked(clip: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
     out = tmp_path_factory.mktemp("m") / "marked.mp4"

@@ -497,6 +497,17 @@ def sync_score(folded: np.ndarray, key: Key = None) -> float:
     return _candidates(folded, _layout(normalize_key(key)))[0].score
 
 
+def aligned_fold(folded: np.ndarray, key: Key = None) -> tuple[float, np.ndarray]:
+    """The best sync z-score of a folded tile (as :func:`sync_score`) and the tile turned to
+    that candidate's orientation and rolled so that its sync sits at offset (0, 0): folds of
+    frames whose marks sit at different offsets (a mark that moved with the picture) add up
+    once aligned."""
+    lay = _layout(normalize_key(key))
+    best = _candidates(folded, lay)[0]
+    oriented = dict(_orientations(folded))[best.orientation]
+    return best.score, np.roll(oriented, (-best.offset[0], -best.offset[1]), axis=(0, 1))
+
+
 def detect_folded(folded: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD) -> WatermarkReport:
     """Detection on an already folded tile (no lattice search: the mark at its own scale)."""
     return _search(iter([(folded, "identity")]), normalize_key(key), expected, method)
