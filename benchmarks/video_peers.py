@@ -9,7 +9,7 @@
 Set up (offline after this; never part of aimark)::
 
     python -m venv /tmp/peers
-    /tmp/peers/bin/pip install 'numpy<2' 'opencv-python-headless<4.11' dtcwt tqdm scipy PyWavelets av
+    /tmp/peers/bin/pip install 'numpy<2' 'opencv-python-headless<4.11' dtcwt tqdm scipy PyWavelets av 'scikit-image<0.25'
     /tmp/peers/bin/pip install --no-deps blind-video-watermark invisible-watermark
 
 Called by bench_video.py as ``/tmp/peers/bin/python video_peers.py embed|detect|quality ...``;

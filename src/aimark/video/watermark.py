@@ -57,7 +57,11 @@ class Embedder:
     """Adds the mark for one payload and key to consecutive frames of one size (in place, luma
     only), the tile following the frames' global translation."""
 
-    def __init__(self, payload: bytes, key: Key, width: int, height: int, strength: float = DEFAULT_STRENGTH) -> None:
+    def __init__(
+        self, payload: bytes, key: Key, width: int, height: int, strength: float = DEFAULT_STRENGTH, *, moving: bool = True
+    ) -> None:
+        """``moving=False`` keeps the tile still (the mark as it was before it followed the
+        camera; for comparison in benchmarks)."""
         import cv2
 
         period = image_watermark.TILE * SCALE
@@ -71,6 +75,7 @@ class Embedder:
         self.anchor: np.ndarray | None = None
         self.anchor_offset: tuple[float, float] = (0.0, 0.0)
         self.since = 0  # frames measured against the anchor
+        self.moving = moving
         self.offset = [0.0, 0.0]  # (x, y) pixels the picture has moved since the first frame
 
     def follow(self, y: np.ndarray) -> tuple[int, int]:
@@ -99,7 +104,7 @@ class Embedder:
     def __call__(self, y: np.ndarray) -> None:
         import cv2
 
-        sx, sy = self.follow(y)
+        sx, sy = self.follow(y) if self.moving else (0, 0)
         w, h = self.size
         x0, y0 = -sx % self.period, -sy % self.period
         delta = cv2.multiply(mask(y), self.pattern[y0 : y0 + h, x0 : x0 + w])
