@@ -281,15 +281,20 @@ def _rss_anon_peak(fn: object) -> int:
     return peak[0]
 
 
+def speed_clip(d: Path, w: int, h: int, seconds: int) -> Path:
+    """The speed clip: a camera pan over scikit-image's astronaut, ``seconds`` long."""
+    src = d / f"speed-{h}.mp4"
+    if not src.exists():
+        encode_frames(motion_frames(photos()["astronaut"], w, h, seconds * FPS, 0), src)
+    return src
+
+
 def speed(d: Path, w: int, h: int, seconds: int) -> dict[str, float]:
     import aimark
     from aimark import AIGCLabel, ContentOptions
     from aimark.video import io as vio
 
-    src = d / f"speed-{h}.mp4"
-    if not src.exists():
-        frames = motion_frames(photos()["astronaut"], w, h, seconds * FPS, 0)
-        encode_frames(frames, src)
+    src = speed_clip(d, w, h, seconds)
     n = seconds * FPS
     buf = src.read_bytes()
     plain, full = [], []

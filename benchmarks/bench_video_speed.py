@@ -38,12 +38,7 @@ REENCODES = ("H.264 CRF 35", "H.265 CRF 35")
 
 
 def clips(d: Path) -> dict[str, Path]:
-    out = {}
-    for w, h, seconds in ((1280, 720, 10), (1920, 1080, 6)):
-        p = d / f"speed-{h}.mp4"
-        if not p.exists():
-            bv.encode_frames(bv.motion_frames(bv.photos()["astronaut"], w, h, seconds * bv.FPS, 0), p)
-        out[f"pan {h}p"] = p
+    out = {f"pan {h}p": bv.speed_clip(d, w, h, seconds) for w, h, seconds in ((1280, 720, 10), (1920, 1080, 6))}
     b = bv.bbb()
     if b is not None:
         out["Big Buck Bunny 720p"] = b

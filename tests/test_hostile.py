@@ -229,8 +229,9 @@ def test_mutation_fuzz(fmt: str, make_image: ImageMaker, label: AIGCLabel) -> No
             else:
                 data[pos:pos] = bytes(rng.randrange(256) for _ in range(rng.randint(1, 32)))
         blob = bytes(data)
-        with contextlib.suppress(AimarkError):  # every parser and the pixel decoder (text recognition
-            aimark.verify_bytes(blob, options=NO_OCR).to_dict()  # reads decoded pixels, not the bytes)
+        # every parser and the pixel decoder; text recognition only reads the decoded pixels
+        with contextlib.suppress(AimarkError):
+            aimark.verify_bytes(blob, options=NO_OCR).to_dict()
         try:
             out = aimark.label_bytes(blob, label)
         except AimarkError:

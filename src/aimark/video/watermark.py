@@ -126,6 +126,14 @@ NOISE_Z = 3.6
 SEARCHES = 4
 
 
+def _aligned(r: np.ndarray, key: Key) -> tuple[float, np.ndarray]:
+    """One frame's residual folded and aligned to its own sync position
+    (:func:`aimark.image.watermark.aligned_fold`), scaled to mean magnitude 1, and its weight:
+    how far its sync score stands above what unmarked frames show."""
+    z, tile = image_watermark.aligned_fold(image_watermark.fold(r), key)
+    return max(0.0, z - NOISE_Z), tile / max(float(np.abs(tile).mean()), 1e-9)
+
+
 def detect(frames: Iterable[np.ndarray], key: Key = None, *, expected: bytes | None = None) -> WatermarkReport:
     """Look for the mark in luma planes of one video (blind); ``frames`` in the report says how
     many frames were looked at.
@@ -144,8 +152,7 @@ def detect(frames: Iterable[np.ndarray], key: Key = None, *, expected: bytes | N
     import cv2
 
     sums: dict[int, np.ndarray] = {}
-    aligned: dict[int, np.ndarray] = {}
-    weights = {SCALE: 0.0, 1: 0.0}
+    aligned: dict[int, np.ndarray] = {}  # only where some frame showed the mark
     n = 0
     for y in frames:
         if min(y.shape) < image_watermark.MIN_SIDE:
@@ -155,12 +162,10 @@ def detect(frames: Iterable[np.ndarray], key: Key = None, *, expected: bytes | N
             if min(plane.shape) < image_watermark.MIN_SIDE:
                 continue
             r = image_watermark.residual(plane)
-            z, tile = image_watermark.aligned_fold(image_watermark.fold(r), key)
-            w = max(0.0, z - NOISE_Z)
+            w, tile = _aligned(r, key)
             if w > 0:
                 acc = aligned.setdefault(factor, np.zeros_like(tile))
-                acc += w * tile / max(float(np.abs(tile).mean()), 1e-9)
-                weights[factor] += w
+                acc += w * tile
             total = sums.get(factor)
             if total is None:
                 sums[factor] = r.astype(np.float32)
@@ -169,7 +174,7 @@ def detect(frames: Iterable[np.ndarray], key: Key = None, *, expected: bytes | N
         n += 1
     searches: list[tuple[str, object]] = []
     for factor, name in ((SCALE, "aligned frames"), (1, "aligned frames, half-size video")):
-        if weights[factor] > 0:
+        if factor in aligned:
             searches.append(
                 (name, lambda a=aligned[factor]: image_watermark.detect_folded(a, key, expected=expected, method=METHOD))
             )
@@ -201,8 +206,8 @@ def best_guess(frames: Iterable[np.ndarray], key: Key = None) -> bytes:
     total = np.zeros((image_watermark.TILE, image_watermark.TILE))
     for y in frames:
         half = cv2.resize(y, (y.shape[1] // SCALE, y.shape[0] // SCALE), interpolation=cv2.INTER_AREA)
-        z, tile = image_watermark.aligned_fold(image_watermark.fold(image_watermark.residual(half)), key)
-        total += max(z - NOISE_Z, 1e-3) * tile / max(float(np.abs(tile).mean()), 1e-9)
+        w, tile = _aligned(image_watermark.residual(half), key)
+        total += max(w, 1e-3) * tile  # (every frame counts a little: a guess is wanted even when none shows the mark)
     return image_watermark.best_guess_folded(total, key)
 
 
