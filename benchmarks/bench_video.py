@@ -16,7 +16,7 @@ issue is applied with ffmpeg, and detection is run on 32 frames sampled from the
 Quality (PSNR, SSIM over RGB) is the mark alone, on frames before any encoding. False
 positives: aimark on >= 200 clean 2 s excerpts, the peers on a subset. Speed: end-to-end
 labeling (decode + opening label + watermark + H.264 encode, veryfast CRF 20) against a plain
-PyAV decode + encode with the same settings at 720p and 1080p; peak anonymous memory for a clip
+PyAV decode + encode with the same settings at 720p and 1080p (best of 3 each); peak anonymous memory for a clip
 and the same clip twice as long; verify of a 10-minute 1080p file with default sampling.
 
     python benchmarks/bench_video.py [--peers /tmp/peers/bin/python] [--write benchmarks/RESULTS.md]
@@ -290,6 +290,8 @@ def speed_clip(d: Path, w: int, h: int, seconds: int) -> Path:
 
 
 def speed(d: Path, w: int, h: int, seconds: int) -> dict[str, float]:
+    """Plain transcode and full labeling of the speed clip, each the best of 3 runs, interleaved
+    (this machine's timing moves by about 0.1 in the ratio between runs)."""
     import aimark
     from aimark import AIGCLabel, ContentOptions
     from aimark.video import io as vio
@@ -299,7 +301,7 @@ def speed(d: Path, w: int, h: int, seconds: int) -> dict[str, float]:
     buf = src.read_bytes()
     plain, full = [], []
     size = 0
-    for _ in range(2):
+    for _ in range(3):
         t = time.perf_counter()
         m = vio.transcode(buf, "mp4", lambda pl: None, limits=aimark.DEFAULT_LIMITS)
         plain.append(time.perf_counter() - t)

@@ -74,6 +74,9 @@ LARGE_STRENGTH = 1.8  # RMS luma change of the 4-pixel-chip mark (about 43 dB PS
 SMOOTH_SIGMA = 1.0
 #: the 4-pixel-chip mark's mask goes down to this share of the mean in flat areas
 MASK_FLOOR = 0.02
+#: the activity blur at quarter size that matches the half-size one (sigma 2 there), less the
+#: spread the area shrink itself adds: sqrt(2**2 - 0.5**2) / 2
+COARSE_SIGMA = 0.97
 
 
 @dataclass(frozen=True)
@@ -176,16 +179,27 @@ def _mask(y: np.ndarray) -> np.ndarray:
     return m / np.sqrt(float((m**2).mean()))
 
 
-def texture_mask(y: np.ndarray) -> np.ndarray:
+def texture_mask(y: np.ndarray, *, half: np.ndarray | None = None, coarse: bool = False) -> np.ndarray:
     """Texture mask of the 4-pixel-chip mark (mean square 1), computed at half size: linear in
     the local texture down to :data:`MASK_FLOOR` of it, so smooth skies, sand and walls, where a
-    mark would show and structural similarity would fall, get almost none."""
+    mark would show and structural similarity would fall, get almost none.
+
+    ``half``: the picture already shrunk to half size (area averaging), when the caller has it.
+    ``coarse``: the activity map, which is smooth, is blurred and scaled back from quarter size
+    instead of half: the same map to within about 2% (correlation 0.999 on photographs) at
+    under half the cost, for video, where the mask is made for every frame."""
     import cv2
 
     h, w = y.shape
-    small = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA).astype(np.float32)
+    if half is None:
+        half = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+    small = half.astype(np.float32)
     hp = cv2.absdiff(small, cv2.GaussianBlur(small, (0, 0), 0.75))
-    act = cv2.GaussianBlur(hp, (0, 0), 2.0)
+    if coarse and min(hp.shape) >= 2:
+        hp = cv2.resize(hp, (hp.shape[1] // 2, hp.shape[0] // 2), interpolation=cv2.INTER_AREA)
+        act = cv2.GaussianBlur(hp, (0, 0), COARSE_SIGMA)
+    else:
+        act = cv2.GaussianBlur(hp, (0, 0), 2.0)
     m = np.clip(act * np.float32(1.0 / max(float(act.mean()), 1e-3)), MASK_FLOOR, 4.0)
     m *= np.float32(1.0 / np.sqrt(float((m * m).mean())))
     return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)

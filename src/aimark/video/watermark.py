@@ -78,15 +78,17 @@ class Embedder:
         self.moving = moving
         self.offset = [0.0, 0.0]  # (x, y) pixels the picture has moved since the first frame
 
-    def follow(self, y: np.ndarray) -> tuple[int, int]:
+    def follow(self, y: np.ndarray, half: np.ndarray | None = None) -> tuple[int, int]:
         """Update the offset from this frame (before it is marked); the tile's shift, (x, y).
+        ``half``: the frame already shrunk to half size, when the caller has it.
 
         Each frame is measured against an anchor frame, not against the frame before, so the
         correlation's sub-pixel errors do not add up frame after frame (see
         :data:`ANCHOR_FRAMES` for when the anchor moves on)."""
         import cv2
 
-        small = cv2.resize(y, self.small, interpolation=cv2.INTER_AREA).astype(np.float32)
+        src = y if half is None or self.q != 4 else half  # (a quarter of the frame is a half of the half)
+        small = cv2.resize(src, self.small, interpolation=cv2.INTER_AREA).astype(np.float32)
         if self.anchor is None:
             self.anchor, self.anchor_offset, self.since = small, (self.offset[0], self.offset[1]), 0
             return round(self.offset[0]), round(self.offset[1])
@@ -104,17 +106,23 @@ class Embedder:
     def __call__(self, y: np.ndarray) -> None:
         import cv2
 
-        sx, sy = self.follow(y) if self.moving else (0, 0)
         w, h = self.size
+        half = cv2.resize(y, (max(1, w // 2), max(1, h // 2)), interpolation=cv2.INTER_AREA)
+        sx, sy = self.follow(y, half) if self.moving else (0, 0)
         x0, y0 = -sx % self.period, -sy % self.period
-        delta = cv2.multiply(mask(y), self.pattern[y0 : y0 + h, x0 : x0 + w])
+        delta = cv2.multiply(mask(y, half), self.pattern[y0 : y0 + h, x0 : x0 + w])
         y[...] = cv2.add(y, delta, dtype=cv2.CV_8U)
 
 
-# the image mark's 4-pixel-chip tile smoothing and texture mask (shared, not copied)
+# the image mark's 4-pixel-chip tile smoothing (shared, not copied)
 SMOOTH_SIGMA = image_watermark.SMOOTH_SIGMA
 smooth_tile = image_watermark.smooth_tile
-mask = image_watermark.texture_mask
+
+
+def mask(y: np.ndarray, half: np.ndarray | None = None) -> np.ndarray:
+    """The image mark's texture mask (:func:`aimark.image.watermark.texture_mask`), its
+    activity map made at quarter size (``coarse``): the mask is made for every frame."""
+    return image_watermark.texture_mask(y, half=half, coarse=True)
 
 
 #: a frame whose own sync score is at or below this adds nothing to the weighted sum: unmarked
