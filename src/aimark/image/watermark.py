@@ -202,7 +202,10 @@ def texture_mask(y: np.ndarray, *, half: np.ndarray | None = None, coarse: bool 
         act = cv2.GaussianBlur(hp, (0, 0), 2.0)
     m = np.clip(act * np.float32(1.0 / max(float(act.mean()), 1e-3)), MASK_FLOOR, 4.0)
     m *= np.float32(1.0 / np.sqrt(float((m * m).mean())))
-    return cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
+    if coarse:  # scaled up four times, the map is smoother: its mean square is set again
+        m *= np.float32(1.0 / np.sqrt(max(float(cv2.mean(cv2.multiply(m, m))[0]), 1e-12)))
+    return m
 
 
 def smooth_tile(tile: np.ndarray, sigma: float = SMOOTH_SIGMA) -> np.ndarray:
