@@ -135,6 +135,16 @@ def test_watermark_survives(marked: np.ndarray, attack: list[str]) -> None:
     assert report.found and report.payload == PAYLOAD.hex(), report.detail
 
 
+def test_the_first_version_of_the_mark_is_still_read(speech: np.ndarray) -> None:
+    """Audio marked by version 1 (the lower half of the band only) is read, and reported as
+    that version; what is written now reports version 2."""
+    v1 = watermark.embed(speech, SR, PAYLOAD, version=watermark.V1)
+    report = watermark.detect(v1, SR)
+    assert report.found and report.payload == PAYLOAD.hex() and report.method == watermark.V1.method
+    assert watermark.detect(watermark.embed(speech, SR, PAYLOAD), SR).method == watermark.V2.method == watermark.METHOD
+    assert not watermark.detect(v1, SR, key="another key").found
+
+
 def test_list_viterbi_keeps_the_best_path_first_and_finds_more_frames() -> None:
     rng = np.random.default_rng(5)
     bits = rng.integers(0, 2, ecc.INFO_BITS)

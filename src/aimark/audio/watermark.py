@@ -3,16 +3,21 @@
 Embedding (any sample rate, any channel count):
 - the mono mix is cut into frames of 23.2 ms (1024 samples at 44.1 kHz, scaled with the rate so
   bins always sit 43 Hz apart) with a sqrt-Hann window and 50% overlap;
-- the bins from 301 to 3617 Hz (below a 4 kHz low-pass, above hum) form 39 rows of 2 bins; 3
-  frames make a column; 128 columns (4.46 s) make one period, repeated over the whole file;
-- each of the 4,992 cells of a period carries +1 or -1: 20% are keyed sync cells, the rest
+- the bins from 301 to 7020 Hz (above hum) form 78 rows of 2 bins; 3 frames make a column;
+  128 columns (4.46 s) make one period, repeated over the whole file;
+- each of the 9,984 cells of a period carries +1 or -1: 20% are keyed sync cells, the rest
   spread the 330 convolutionally coded bits of the frame (payload + 40-bit keyed tag,
-  :mod:`aimark.watermark.ecc`) 12 times over, under a keyed sign;
+  :mod:`aimark.watermark.ecc`) 24 times over, under a keyed sign;
 - a cell multiplies the magnitudes in it by ``1 + d * sign`` (phases kept), where ``d`` is
   ``(t / |X|) ** 1.5`` (larger for weak bins, masked by their loud neighbours), capped at
   0.95; the level t sets each frame's change to a budget below the signal of the surrounding
   3 s, and one factor then sets the whole file's SNR to ``snr_db`` (default 35.5 dB);
 - the resynthesised difference is added to every channel, so every channel carries it.
+
+This is version 2 (:data:`V2`). Version 1 (:data:`V1`, still read) used only the lower half
+of the band, 301 to 3617 Hz in 39 rows, each bit 12 times: on music, the rows above 3.6 kHz
+are where the mark survives Opus and AAC at 32-48 kbit/s best, and a 4 kHz low-pass still
+leaves the 39 lower rows, which hold about half of each bit's 24 cells.
 
 Detection works on any excerpt of at least one period (about 4.5 s) at any offset: log
 magnitudes are high-passed in time and in frequency (what is left of harmonics and formants
@@ -22,8 +27,9 @@ modulo the period; the sync pattern's cyclic correlation (FFT) gives the offset,
 Viterbi decoder the ``PATHS`` likeliest bit sequences for the best ``LIST_CANDIDATES`` offsets
 (one sequence for the others), and only a frame whose keyed tag checks is reported. The search
 runs again half a hop later when nothing is found (a cut between hop boundaries splits every
-cell in two). Every tag check is an attempt: the chance that unmarked audio yields a payload is
-at most attempts x 2^-40 (at most 2 x 32 + 4 = 68 per segment and phase).
+cell in two). Each segment is read as version 2, then as version 1 (the features are shared).
+Every tag check is an attempt: the chance that unmarked audio yields a payload is at most
+attempts x 2^-40 (at most 2 x 32 + 4 = 68 per segment, phase and version).
 """
 
 from __future__ import annotations
@@ -39,13 +45,10 @@ from ..report import WatermarkReport
 from ..watermark import Key, normalize_key, normalize_payload, union_bound
 from ..watermark.ecc import CODED_BITS, TAG_BITS, check_frame, encode, frame_bits, keyed_rng, list_viterbi, viterbi
 
-METHOD = "aimark-audio-v1"
-DOMAIN = "audio/v1"
 REF_RATE = 44100
 REF_FRAME = 1024  # samples at REF_RATE: 23.2 ms, 43.07 Hz bins
-KMIN, KMAX = 7, 85  # bins [7, 85): 301 .. 3617 Hz
+KMIN = 7  # the lowest bin of a cell: 301 Hz (above hum)
 ROW_BINS = 2
-ROWS = (KMAX - KMIN) // ROW_BINS  # 39
 COL_FRAMES = 3
 COLS = 128
 PERIOD_FRAMES = COLS * COL_FRAMES  # 384 hops = 4.46 s
@@ -64,24 +67,52 @@ MIN_SECONDS = PERIOD_FRAMES * REF_FRAME / 2 / REF_RATE
 
 
 @dataclass(frozen=True)
+class Version:
+    """One version of the mark: the bins it uses and the names its layout and tag are keyed
+    with (a v1 tag never checks as a v2 one)."""
+
+    method: str
+    domain: str
+    kmax: int  # bins [KMIN, kmax)
+
+    @property
+    def rows(self) -> int:
+        return (self.kmax - KMIN) // ROW_BINS
+
+
+#: 39 rows, 301 .. 3617 Hz: the first version, still read
+V1 = Version("aimark-audio-v1", "audio/v1", 85)
+#: 78 rows, 301 .. 7020 Hz: what is written. The rows above 3.6 kHz, where music is quieter so
+#: a relative change costs less of the SNR budget, are the ones Opus and AAC at 32-48 kbit/s
+#: keep best (measured per row on music); a 4 kHz low-pass leaves the lower half, enough
+VERSION = V2 = Version("aimark-audio-v2", "audio/v2", 163)
+#: detection tries each, newest first
+VERSIONS = (V2, V1)
+METHOD = VERSION.method
+DOMAIN = VERSION.domain
+KMAX = max(v.kmax for v in VERSIONS)
+
+
+@dataclass(frozen=True)
 class Layout:
     """The keyed cell pattern of one period."""
 
-    sign: np.ndarray  # (ROWS, COLS) +-1 pseudo-random sign of each cell
-    bit: np.ndarray  # (ROWS, COLS) coded-bit index of a data cell, -1 for sync cells
-    sync: np.ndarray  # (ROWS, COLS) bool
+    sign: np.ndarray  # (rows, COLS) +-1 pseudo-random sign of each cell
+    bit: np.ndarray  # (rows, COLS) coded-bit index of a data cell, -1 for sync cells
+    sync: np.ndarray  # (rows, COLS) bool
 
 
 @lru_cache(maxsize=8)
-def _layout(key: bytes) -> Layout:
-    rng = keyed_rng(key, f"{DOMAIN}/layout")
-    n = ROWS * COLS
+def _layout(key: bytes, v: Version = VERSION) -> Layout:
+    rng = keyed_rng(key, f"{v.domain}/layout")
+    rows = v.rows
+    n = rows * COLS
     order = rng.permutation(n)
     reps = int(n * (1 - SYNC_SHARE)) // CODED_BITS
     bit = np.full(n, -1, dtype=np.int64)
     bit[order[: reps * CODED_BITS]] = np.arange(reps * CODED_BITS) % CODED_BITS
     sign = rng.choice([-1.0, 1.0], size=n)
-    return Layout(sign.reshape(ROWS, COLS), bit.reshape(ROWS, COLS), (bit < 0).reshape(ROWS, COLS))
+    return Layout(sign.reshape(rows, COLS), bit.reshape(rows, COLS), (bit < 0).reshape(rows, COLS))
 
 
 def _cells(layout: Layout, coded: np.ndarray) -> np.ndarray:
@@ -174,29 +205,39 @@ def _gains(band: np.ndarray, budget: np.ndarray) -> np.ndarray:
     return np.minimum(MAX_GAIN, m * np.sqrt(m))
 
 
-def embed(samples: Any, sr: int, payload: bytes | int | str, key: Key = None, *, snr_db: float = DEFAULT_SNR_DB) -> np.ndarray:
+def embed(
+    samples: Any,
+    sr: int,
+    payload: bytes | int | str,
+    key: Key = None,
+    *,
+    snr_db: float = DEFAULT_SNR_DB,
+    version: Version = VERSION,
+) -> np.ndarray:
     """``samples`` (n or n x channels, float or integer PCM) with the watermark added; same
-    shape and dtype. The watermark sits about ``snr_db`` below the signal, frame by frame."""
+    shape and dtype. The watermark sits about ``snr_db`` below the signal, frame by frame.
+    ``version``: :data:`V1` writes the first version's mark (for comparisons and tests)."""
     if sr < 8000:
         raise InputError(f"sample rate {sr} Hz is below 8 kHz")
     x, dtype = _as_float(samples)
     n = frame_size(sr)
-    k = _layout(normalize_key(key))
-    coded = encode(frame_bits(normalize_payload(payload), key, DOMAIN))
-    cells = _cells(k, coded)  # (ROWS, COLS)
+    v = version
+    k = _layout(normalize_key(key), v)
+    coded = encode(frame_bits(normalize_payload(payload), key, v.domain))
+    cells = _cells(k, coded)  # (rows, COLS)
     spec = np.fft.rfft(_frames(_mono(x), n), axis=1)
     mag = np.abs(spec)
-    band = mag[:, KMIN:KMAX]
+    band = mag[:, KMIN : v.kmax]
     # the budget of each frame is snr_db below the signal (3 s smoothing); the weakest bins
     # (masked by loud neighbours) get the largest relative change, up to MAX_GAIN
     budget = _moving_mean((mag**2).sum(axis=1), BUDGET_FRAMES) * 10 ** (-snr_db / 10)
     gain = _gains(band, budget)
     f = np.arange(len(spec))
-    pattern = cells[:, (f // COL_FRAMES) % COLS].T  # (frames, ROWS)
+    pattern = cells[:, (f // COL_FRAMES) % COLS].T  # (frames, rows)
     pattern = np.repeat(pattern, ROW_BINS, axis=1)
-    delta = spec[:, KMIN:KMAX] * gain * pattern
+    delta = spec[:, KMIN : v.kmax] * gain * pattern
     full = np.zeros_like(spec)
-    full[:, KMIN:KMAX] = delta
+    full[:, KMIN : v.kmax] = delta
     d = _overlap_add(np.fft.irfft(full, n=n, axis=1).astype(np.float32), n, len(x))
     # the shaping above is local; one factor sets the whole file's SNR to snr_db
     e_x, e_d = float(np.sum(np.square(x, dtype=np.float64))), float(np.sum(np.square(d, dtype=np.float64)))
@@ -231,73 +272,73 @@ def _features(x: np.ndarray, sr: int) -> np.ndarray:
     return r.astype(np.float32)
 
 
-def _cells_at(feat: np.ndarray, tscale: float, fscale: float) -> np.ndarray:
-    """(ROWS, frames) cell-row sums on the original grid for one time/frequency scale."""
+def _cells_at(feat: np.ndarray, tscale: float, fscale: float, v: Version) -> np.ndarray:
+    """(rows, frames) cell-row sums on the original grid for one time/frequency scale."""
     frames = int((len(feat) - 1) / tscale)
     if frames < PERIOD_FRAMES:
-        return np.zeros((ROWS, 0), dtype=np.float32)
+        return np.zeros((v.rows, 0), dtype=np.float32)
     pos = np.arange(frames) * tscale
     i0 = np.floor(pos).astype(np.int64)
     w = (pos - i0).astype(np.float32)[:, None]
     i1 = np.minimum(i0 + 1, len(feat) - 1)
     timed = feat[i0] * (1 - w) + feat[i1] * w  # (frames, bins)
-    bins = (np.arange(KMIN, KMAX) * fscale).astype(np.float32)
+    bins = (np.arange(KMIN, v.kmax) * fscale).astype(np.float32)
     b0 = np.floor(bins).astype(np.int64)
     bw = bins - b0
     b1 = np.minimum(b0 + 1, feat.shape[1] - 1)
     b0 = np.minimum(b0, feat.shape[1] - 1)
-    rows = timed[:, b0] * (1 - bw) + timed[:, b1] * bw  # (frames, KMAX-KMIN)
-    return rows.reshape(frames, ROWS, ROW_BINS).sum(axis=2).T
+    rows = timed[:, b0] * (1 - bw) + timed[:, b1] * bw  # (frames, kmax - KMIN)
+    return rows.reshape(frames, v.rows, ROW_BINS).sum(axis=2).T
 
 
 def _fold(cellrows: np.ndarray) -> np.ndarray:
-    frames = cellrows.shape[1]
+    rows, frames = cellrows.shape
     periods = -(-frames // PERIOD_FRAMES)
-    pad = np.zeros((ROWS, periods * PERIOD_FRAMES), dtype=np.float32)
+    pad = np.zeros((rows, periods * PERIOD_FRAMES), dtype=np.float32)
     pad[:, :frames] = cellrows
-    return pad.reshape(ROWS, periods, PERIOD_FRAMES).sum(axis=1)
+    return pad.reshape(rows, periods, PERIOD_FRAMES).sum(axis=1)
 
 
 @lru_cache(maxsize=8)
-def _sync_fft(key: bytes) -> np.ndarray:
-    k = _layout(key)
+def _sync_fft(key: bytes, v: Version) -> np.ndarray:
+    k = _layout(key, v)
     tmpl = np.where(k.sync, k.sign, 0.0)
-    per_frame = np.repeat(tmpl, COL_FRAMES, axis=1)  # (ROWS, PERIOD_FRAMES)
+    per_frame = np.repeat(tmpl, COL_FRAMES, axis=1)  # (rows, PERIOD_FRAMES)
     return np.conj(np.fft.rfft(per_frame, axis=1))
 
 
-def _offsets(folded: np.ndarray, key: bytes, count: int) -> list[tuple[float, int]]:
+def _offsets(folded: np.ndarray, key: bytes, count: int, v: Version) -> list[tuple[float, int]]:
     """The ``count`` best cyclic offsets by sync correlation, as (z score, offset)."""
-    corr = np.fft.irfft((np.fft.rfft(folded, axis=1) * _sync_fft(key)).sum(axis=0), n=PERIOD_FRAMES)
+    corr = np.fft.irfft((np.fft.rfft(folded, axis=1) * _sync_fft(key, v)).sum(axis=0), n=PERIOD_FRAMES)
     z = (corr - np.median(corr)) / (corr.std() + 1e-9)
     best = np.argsort(z)[::-1][:count]
     return [(float(z[o]), int(o)) for o in best]
 
 
-def _soft_bits(folded: np.ndarray, key: bytes, offset: int) -> np.ndarray:
-    k = _layout(key)
+def _soft_bits(folded: np.ndarray, key: bytes, offset: int, v: Version) -> np.ndarray:
+    k = _layout(key, v)
     aligned = np.roll(folded, -offset, axis=1)  # frame p of the period at index p
-    cols = aligned.reshape(ROWS, COLS, COL_FRAMES).sum(axis=2) * k.sign
+    cols = aligned.reshape(v.rows, COLS, COL_FRAMES).sum(axis=2) * k.sign
     data = ~k.sync
     soft = np.bincount(k.bit[data], weights=cols[data], minlength=CODED_BITS)
     return soft / (np.std(soft) + 1e-9)
 
 
-def _candidates(x: np.ndarray, sr: int, key: bytes) -> list[tuple[float, np.ndarray]]:
-    """Soft-bit candidates of one segment, best sync first (at most MAX_ATTEMPTS)."""
-    feat = _features(x, sr)
+def _candidates(feat: np.ndarray, key: bytes, v: Version) -> list[tuple[float, np.ndarray]]:
+    """Soft-bit candidates of one segment's features (:func:`_features`) for one version, best
+    sync first (at most MAX_ATTEMPTS)."""
     found: list[tuple[float, float, float, int, np.ndarray]] = []
     for tscale, fscale in _SCALES:
-        rows = _cells_at(feat, tscale, fscale)
+        rows = _cells_at(feat, tscale, fscale, v)
         if rows.shape[1] == 0:
             continue
         folded = _fold(rows)
-        for z, off in _offsets(folded, key, 2):
+        for z, off in _offsets(folded, key, 2, v):
             found.append((z, tscale, fscale, off, folded))
         if found and max(f[0] for f in found) > 8.0:  # an unmistakable sync peak: stop searching
             break
     found.sort(key=lambda f: -f[0])
-    return [(z, _soft_bits(folded, key, off)) for z, _t, _f, off, folded in found[:MAX_ATTEMPTS]]
+    return [(z, _soft_bits(folded, key, off, v)) for z, _t, _f, off, folded in found[:MAX_ATTEMPTS]]
 
 
 def _segments(length: int, sr: int) -> list[tuple[int, int]]:
@@ -318,23 +359,25 @@ def detect(samples: Any, sr: int, key: Key = None, *, expected: bytes | None = N
     half = frame_size(sr) // 4  # half a hop: a cut between hop boundaries splits the cells in two
     for start, end in _segments(len(x), sr):
         for phase in (0, half):
-            for rank, (z, soft) in enumerate(_candidates(x[start + phase : end], sr, kb)):
-                best = max(best, z)
-                for info in list_viterbi(soft, PATHS if rank < LIST_CANDIDATES else 1):
-                    attempts += 1
-                    payload = check_frame(info, key, DOMAIN)
-                    if payload is not None:
-                        p = union_bound(attempts, TAG_BITS)
-                        detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
-                        match = None if expected is None else payload == expected
-                        return WatermarkReport(METHOD, True, payload.hex(), p, match, detail)
+            feat = _features(x[start + phase : end], sr)
+            for v in VERSIONS:
+                for rank, (z, soft) in enumerate(_candidates(feat, kb, v)):
+                    best = max(best, z)
+                    for info in list_viterbi(soft, PATHS if rank < LIST_CANDIDATES else 1):
+                        attempts += 1
+                        payload = check_frame(info, key, v.domain)
+                        if payload is not None:
+                            p = union_bound(attempts, TAG_BITS)
+                            detail = {"attempts": attempts, "sync_z": round(z, 2), "at_seconds": round(start / sr, 2)}
+                            match = None if expected is None else payload == expected
+                            return WatermarkReport(v.method, True, payload.hex(), p, match, detail)
     return WatermarkReport(METHOD, False, detail={"attempts": attempts, "sync_z": round(best, 2)})
 
 
 def best_guess(samples: Any, sr: int, key: Key = None) -> bytes:
     """The payload bits of the best sync candidate, checked or not (for bit-accuracy figures)."""
     x = _mono(_as_float(samples)[0])
-    cands = _candidates(x[: _segments(len(x), sr)[0][1]], sr, normalize_key(key))
+    cands = _candidates(_features(x[: _segments(len(x), sr)[0][1]], sr), normalize_key(key), VERSION)
     if not cands:
         return bytes(8)
     info = viterbi(cands[0][1])
@@ -348,4 +391,4 @@ def snr_db(original: Any, marked: Any) -> float:
     return float("inf") if noise == 0 else float(10 * np.log10(np.sum(a**2) / noise))
 
 
-__all__ = ["METHOD", "MIN_SECONDS", "best_guess", "detect", "embed", "snr_db"]
+__all__ = ["METHOD", "MIN_SECONDS", "V1", "V2", "VERSION", "VERSIONS", "Version", "best_guess", "detect", "embed", "snr_db"]
