@@ -145,6 +145,19 @@ def test_the_first_version_of_the_mark_is_still_read(speech: np.ndarray) -> None
     assert not watermark.detect(v1, SR, key="another key").found
 
 
+@pytest.mark.parametrize("rate", [8000, 16000])
+def test_low_sample_rates_get_the_version_their_band_holds(speech: np.ndarray, rate: int) -> None:
+    """8 kHz audio cannot hold version 2's band (up to 7 kHz): it gets version 1; 16 kHz holds it."""
+    import cv2
+
+    x = cv2.resize(speech, (speech.shape[1], len(speech) * rate // SR), interpolation=cv2.INTER_AREA)
+    report = watermark.detect(watermark.embed(x, rate, PAYLOAD), rate)
+    assert report.found and report.payload == PAYLOAD.hex()
+    assert report.method == (watermark.V1 if rate == 8000 else watermark.V2).method
+    with pytest.raises(InputError):
+        watermark.embed(x, 8000, PAYLOAD, version=watermark.V2)
+
+
 def test_list_viterbi_keeps_the_best_path_first_and_finds_more_frames() -> None:
     rng = np.random.default_rng(5)
     bits = rng.integers(0, 2, ecc.INFO_BITS)

@@ -17,7 +17,8 @@ Embedding (any sample rate, any channel count):
 This is version 2 (:data:`V2`). Version 1 (:data:`V1`, still read) used only the lower half
 of the band, 301 to 3617 Hz in 39 rows, each bit 12 times: on music, the rows above 3.6 kHz
 are where the mark survives Opus and AAC at 32-48 kbit/s best, and a 4 kHz low-pass still
-leaves the 39 lower rows, which hold about half of each bit's 24 cells.
+leaves the 39 lower rows, which hold about half of each bit's 24 cells. Audio sampled too low
+for version 2's band (under about 14 kHz) is marked with version 1.
 
 Detection works on any excerpt of at least one period (about 4.5 s) at any offset: log
 magnitudes are high-passed in time and in frequency (what is left of harmonics and formants
@@ -212,16 +213,21 @@ def embed(
     key: Key = None,
     *,
     snr_db: float = DEFAULT_SNR_DB,
-    version: Version = VERSION,
+    version: Version | None = None,
 ) -> np.ndarray:
     """``samples`` (n or n x channels, float or integer PCM) with the watermark added; same
     shape and dtype. The watermark sits about ``snr_db`` below the signal, frame by frame.
-    ``version``: :data:`V1` writes the first version's mark (for comparisons and tests)."""
+
+    ``version``: by default :data:`VERSION`, or :data:`V1` when the sample rate is too low
+    for its band (under about 14 kHz: 8, 11.025 and 12 kHz audio, whose Nyquist frequency is
+    below 7 kHz); :data:`V1` may also be asked for (comparisons, tests)."""
     if sr < 8000:
         raise InputError(f"sample rate {sr} Hz is below 8 kHz")
     x, dtype = _as_float(samples)
     n = frame_size(sr)
-    v = version
+    v = version or next(v for v in VERSIONS if v.kmax <= n // 2 + 1)
+    if v.kmax > n // 2 + 1:
+        raise InputError(f"sample rate {sr} Hz is too low for {v.method}")
     k = _layout(normalize_key(key), v)
     coded = encode(frame_bits(normalize_payload(payload), key, v.domain))
     cells = _cells(k, coded)  # (rows, COLS)
