@@ -104,7 +104,7 @@ class Layout:
 
 
 @lru_cache(maxsize=8)
-def _layout(key: bytes, v: Version = VERSION) -> Layout:
+def _layout(key: bytes, v: Version) -> Layout:
     rng = keyed_rng(key, f"{v.domain}/layout")
     rows = v.rows
     n = rows * COLS
@@ -225,7 +225,7 @@ def embed(
         raise InputError(f"sample rate {sr} Hz is below 8 kHz")
     x, dtype = _as_float(samples)
     n = frame_size(sr)
-    v = version or next(v for v in VERSIONS if v.kmax <= n // 2 + 1)
+    v = version or next((v for v in VERSIONS if v.kmax <= n // 2 + 1), V1)
     if v.kmax > n // 2 + 1:
         raise InputError(f"sample rate {sr} Hz is too low for {v.method}")
     k = _layout(normalize_key(key), v)

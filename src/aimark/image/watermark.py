@@ -204,7 +204,7 @@ def texture_mask(y: np.ndarray, *, half: np.ndarray | None = None, coarse: bool 
     m *= np.float32(1.0 / np.sqrt(float((m * m).mean())))
     m = cv2.resize(m, (w, h), interpolation=cv2.INTER_LINEAR)
     if coarse:  # scaled up four times, the map is smoother: its mean square is set again
-        m *= np.float32(1.0 / np.sqrt(max(float(cv2.mean(cv2.multiply(m, m))[0]), 1e-12)))
+        m *= np.float32(np.sqrt(m.size) / max(float(cv2.norm(m)), 1e-12))
     return m
 
 
