@@ -150,6 +150,8 @@ ATTACKS = {
     "crop25_random": lambda im, rng: _crop(im, 0.25, rng),
     "resize0.5": lambda im, rng: im.resize((im.width // 2, im.height // 2), Image.BICUBIC),
     "rotate1": lambda im, rng: im.rotate(1, Image.BICUBIC),
+    "rotate5": lambda im, rng: im.rotate(5, Image.BICUBIC),
+    "resize0.75": lambda im, rng: im.resize((round(im.width * 0.75), round(im.height * 0.75)), Image.BICUBIC),
     "flip": lambda im, rng: im.transpose(Image.FLIP_LEFT_RIGHT),
     "screenshot": lambda im, rng: _jpeg(im.resize((round(im.width * 0.8), round(im.height * 0.8)), Image.BICUBIC), 70),
 }
@@ -168,6 +170,32 @@ def test_watermark_survives(attack: str, marked: dict[str, tuple[Image.Image, Im
     for name in ("astronaut", "coffee"):
         r = watermark.detect(ATTACKS[attack](marked[name][1], rng))
         assert r.found and r.payload == PAYLOAD.hex(), (name, r.detail)
+
+
+def test_downscaled_screenshots_are_found_by_the_lattice_scan(marked: dict[str, tuple[Image.Image, Image.Image]]) -> None:
+    """Shown at 0.7 and saved as JPEG 65: no single autocorrelation peak of the mark stands out,
+    the summed lattice scan finds the scale."""
+    for name in ("coffee", "camera"):
+        m = marked[name][1]
+        shot = _jpeg(m.resize((round(m.width * 0.7), round(m.height * 0.7)), Image.BICUBIC), 65)
+        r = watermark.detect(shot)
+        assert r.found and r.payload == PAYLOAD.hex(), (name, r.detail)
+        assert r.detail["transform"].startswith("scale 0.7"), r.detail
+
+
+def test_flat_pictures_get_a_weaker_mark_within_the_ssim_limit() -> None:
+    """The moon (smooth, dark): the SSIM limit keeps structural similarity above 0.97 where a mark
+    of full strength would bring it to about 0.95, and the weaker mark is still found."""
+    from skimage.metrics import structural_similarity
+
+    im = Image.fromarray(skdata.moon())
+    m = watermark.embed(im, PAYLOAD)
+    a, b = np.asarray(im), np.asarray(m)
+    assert structural_similarity(a, b, data_range=255) >= 0.97
+    assert _psnr(a, b) >= 43.0  # well under the default strength: the limit took most of it
+    assert watermark.detect(_jpeg(m, 75)).found
+    cap = watermark.ssim_cap(np.zeros((32, 32), np.float32), 0.02)  # a flat area: C2 alone
+    assert np.allclose(cap, np.sqrt(0.02 * watermark.SSIM_C2))
 
 
 def test_wrong_key_and_clean_images_find_nothing(marked: dict[str, tuple[Image.Image, Image.Image]]) -> None:

@@ -5,9 +5,14 @@ repeated over the whole image. A keyed 20% of the chips are *sync* chips with fi
 the others carry the 330 coded bits of the frame (64-bit payload + 40-bit keyed tag, rate-1/3
 convolutional code, :mod:`aimark.watermark.ecc`), each coded bit on two or three chips with keyed
 signs. The tile is added to luma (the same amount to R, G and B, so colours keep their hue),
-scaled by a texture mask and set to a fixed RMS strength (about 41 dB PSNR).
+scaled by a texture mask and set to a fixed RMS strength (about 40 dB PSNR).
 
-**Large pictures** (:func:`chip_scale`: from 1.5 megapixels) get the same tile at twice the scale
+**SSIM limit.** No pixel gets more mark than its structural-similarity window can hide
+(:func:`ssim_cap`: the mark may cost each 7 x 7 window about 2% of its SSIM). On small pictures
+what the limit takes off smooth areas goes back into textured ones, up to the strength; flat
+pictures (a moon, a clear sky) end with a weaker mark rather than a visible one.
+
+**Large pictures** (:func:`chip_scale`: from 1.2 megapixels) get the same tile at twice the scale
 (4 x 4-pixel chips, a 128-pixel period), smoothed, under a mask linear in the local texture,
 at a lower strength (about 43 dB PSNR): low-quality WebP and JPEG and downscaled screenshots
 keep that band where they erase 2-pixel chips, and the smooth parts of a large photograph (sky,
@@ -28,7 +33,10 @@ scale :func:`embed` would have chosen for this size:
 
 When the image was scaled or rotated, the fold at the original period smears the mark. The
 detector then estimates the tile lattice from the autocorrelation of the residual (a periodic
-mark makes peaks at the lattice vectors), undoes that scale and rotation, and folds again.
+mark makes peaks at the lattice vectors), undoes that scale and rotation, and folds again. The
+lattice comes from single peaks that stand out, and else from a scan that adds up the
+autocorrelation at the first ten lattice points over a grid of scales (0.4 to 1.8) and
+rotations (up to 6 degrees): a downscaled screenshot's peaks are too weak one by one.
 
 **False positives.** Every decode attempt on unmarked content passes the 40-bit tag with
 probability 2**-40; at most :data:`MAX_ATTEMPTS` attempts are made per search and
@@ -55,9 +63,17 @@ CHIPS = 32
 CHIP = 2
 TILE = CHIPS * CHIP
 SYNC_FRACTION = 0.20
-DEFAULT_STRENGTH = 2.2  # RMS change of luma, 8-bit units (about 41 dB PSNR)
+DEFAULT_STRENGTH = 2.5  # RMS change of luma, 8-bit units (about 40 dB PSNR), before the SSIM limit
 MAX_ATTEMPTS = 24
 LATTICE_CANDIDATES = 5
+#: the lattice searches look for tile periods between these (pixels): scales 0.4 to 1.8
+LAG_MIN, LAG_MAX = 0.40 * TILE, 1.8 * TILE
+#: :func:`_scan`'s grid: log-scale step, largest rotation and rotation step (degrees), and how
+#: many of its best lattices are tried
+SCAN_STEP = 0.004
+SCAN_ANGLE = 6.0
+SCAN_ANGLE_STEP = 0.25
+SCAN_CANDIDATES = 6
 SYNC_Z_FIRST = 4.0  # decode the best sync position only when it stands out this much
 SYNC_Z_MORE = 5.0
 MIN_SIDE = 48
@@ -65,8 +81,9 @@ MIN_SIDE = 48
 #: at twice the scale (4-pixel chips, a 128-pixel period): low-quality WebP and JPEG, downscaled
 #: screenshots and video codecs keep that band, where they quantise 2-pixel chips away; smaller
 #: pictures hold too few of the larger tiles (measured: a 1024 x 1024 upscaled photograph loses
-#: the larger mark after resizing to 0.75, and keeps the smaller one)
-LARGE_AREA = 1_500_000
+#: the larger mark after resizing to 0.75, and keeps the smaller one; at 1.0-1.2 Mpx either mark
+#: loses some attacks; a 1280 x 1024 wallpaper keeps every attack with the larger one only)
+LARGE_AREA = 1_200_000
 LARGE_SIDE = 900
 LARGE_SCALE = 2
 LARGE_STRENGTH = 1.8  # RMS luma change of the 4-pixel-chip mark (about 43 dB PSNR)
@@ -74,6 +91,15 @@ LARGE_STRENGTH = 1.8  # RMS luma change of the 4-pixel-chip mark (about 43 dB PS
 SMOOTH_SIGMA = 1.0
 #: the 4-pixel-chip mark's mask goes down to this share of the mean in flat areas
 MASK_FLOOR = 0.02
+#: structural-similarity limit (:func:`ssim_cap`): the mark may take at most this share of a
+#: window's SSIM budget, by scale; SSIM's own constant C2 for 8-bit pictures and its window
+SSIM_BETA = {1: 0.022, 2: 0.025}
+#: and the square the cap is eroded over, by scale: at scale 2 every pixel of a window keeps the
+#: window's limit (measured on the wallpapers: higher SSIM and no detection lost); at scale 1 the
+#: cap is per pixel (eroding it cost small pictures WebP and screenshot detections)
+SSIM_ERODE = {1: 1, 2: 7}
+SSIM_C2 = (0.03 * 255) ** 2
+SSIM_WINDOW = 7
 #: the activity blur at quarter size that matches the half-size one (sigma 2 there), less the
 #: spread the area shrink itself adds: sqrt(2**2 - 0.5**2) / 2
 COARSE_SIGMA = 0.97
@@ -208,6 +234,62 @@ def texture_mask(y: np.ndarray, *, half: np.ndarray | None = None, coarse: bool 
     return m
 
 
+def ssim_cap(y: np.ndarray, beta: float, pattern_var: float = 1.0, *, erode: int = 1) -> np.ndarray:
+    """Largest mark amplitude per pixel that keeps the structural similarity (SSIM) of each
+    7 x 7 window within ``beta`` of its budget: a pattern of local variance ``pattern_var`` at
+    amplitude ``a`` lowers a window's SSIM by about ``v / (2 var + v + C2)`` with
+    ``v = a**2 pattern_var``, so ``a**2 <= beta (2 var + C2) / pattern_var``. Flat pictures (a
+    moon, a cell, a clear sky) get a weaker mark rather than a visible one. ``erode``: the cap
+    is the smallest over that square around each pixel."""
+    import cv2
+
+    win = (SSIM_WINDOW, SSIM_WINDOW)
+    mu = cv2.blur(y, win)
+    var = np.maximum(cv2.blur(y * y, win) - mu * mu, np.float32(0.0))
+    if erode > 1:
+        var = cv2.erode(var, np.ones((erode, erode), np.uint8))
+    return np.sqrt((var * np.float32(2.0) + np.float32(SSIM_C2)) * np.float32(beta / pattern_var))
+
+
+@lru_cache(maxsize=4)
+def _window_var(scale: int) -> float:
+    """Mean variance of the unit pattern tile at ``scale`` inside an SSIM window (the same for
+    every key: chips of random sign, smoothed the same way)."""
+    import cv2
+
+    t = scaled_tile(bytes(8), None, scale)
+    n = t.shape[0]
+    big = np.tile(t, (3, 3))
+    win = (SSIM_WINDOW, SSIM_WINDOW)
+    var = cv2.blur(big * big, win) - cv2.blur(big, win) ** 2
+    return float(var[n : 2 * n, n : 2 * n].mean())
+
+
+def _fill(mask: np.ndarray, cap: np.ndarray, strength: float, *, refill: bool) -> np.ndarray:
+    """Amplitude ``min(k mask, cap)``: ``k`` sets the RMS of ``k mask`` to ``strength``, or with
+    ``refill`` the RMS of the capped amplitude (as close as the cap allows), by bisection on every
+    fourth row and column."""
+    k0 = strength / max(float(np.sqrt(np.mean(mask * mask))), 1e-6)
+    k = k0
+    if refill:
+        ms, cs = mask[::4, ::4], cap[::4, ::4]
+        target = strength * strength
+
+        def power(k: float) -> float:
+            a = np.minimum(ms * np.float32(k), cs)
+            return float(np.mean(a * a))
+
+        lo, hi = k0, 8.0 * k0
+        if power(hi) <= target:
+            k = hi
+        else:
+            for _ in range(24):
+                mid = 0.5 * (lo + hi)
+                lo, hi = (mid, hi) if power(mid) < target else (lo, mid)
+            k = lo
+    return np.minimum(mask * np.float32(k), cap)
+
+
 def smooth_tile(tile: np.ndarray, sigma: float = SMOOTH_SIGMA) -> np.ndarray:
     """A tile blurred periodically (its edges wrap, so tiling it leaves no seams), unit RMS."""
     if sigma <= 0:
@@ -268,8 +350,12 @@ def embed(
         raise InvalidArgument("watermark strength is an RMS luma change in (0, 20]")
     y = _luma(arr)
     pattern = tiled_pattern(payload, key, h, w, scale)
-    delta = (_mask(y) if scale == 1 else texture_mask(y)) * pattern
-    delta *= np.float32(strength / max(float(np.sqrt((delta**2).mean())), 1e-6))
+    mask = _mask(y) if scale == 1 else texture_mask(y)
+    cap = ssim_cap(y, SSIM_BETA[scale], _window_var(scale), erode=SSIM_ERODE[scale])
+    # small pictures (scale 1) need every bit of the mark: what the cap takes off smooth areas is
+    # given back where the picture can hide it, up to ``strength``; large ones keep the cut
+    amp = _fill(mask, cap, strength, refill=scale == 1)
+    delta = amp * pattern
     top = 65535.0 if arr.dtype == np.uint16 else 255.0
     if arr.dtype == np.uint16:
         delta *= np.float32(257.0)
@@ -350,9 +436,18 @@ def _decode(cand: _Candidate, lay: _Layout, key: bytes) -> bytes | None:
     return ecc.check_frame(_info_bits(cand, lay), key, DOMAIN)
 
 
-def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
-    """Candidate 2x2 matrices mapping tile coordinates to image coordinates, from the
-    autocorrelation peaks that a periodic mark leaves in the residual."""
+@dataclass
+class _Autocorr:
+    ac: np.ndarray  # autocorrelation of the residual window over lags -ry..ry, -rx..rx, per overlapping pixel
+    overlap: np.ndarray  # pixels that overlap at each lag
+    ry: int
+    rx: int
+    area: int  # pixels of the window
+
+
+def _autocorr(r: np.ndarray, window: int = 1024) -> _Autocorr:
+    """Autocorrelation of the centre window of a residual at the lags the lattice searches use
+    (up to 2.2 x :data:`LAG_MAX`), divided by the overlap so that far lags are not favoured."""
     import cv2
 
     h, w = r.shape
@@ -360,23 +455,38 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     y0, x0 = (h - wh) // 2, (w - ww) // 2
     win = r[y0 : y0 + wh, x0 : x0 + ww].astype(np.float32)
     win = win - np.float32(win.mean())
-    rmin, rmax = 0.40 * TILE, 1.8 * TILE
     # only lags up to twice the search radius are ever looked at (peaks and their sums), so
     # zero-padding by that much (not by the whole window) keeps the correlation linear there
-    ry, rx = min(wh - 1, int(2.2 * rmax)), min(ww - 1, int(2.2 * rmax))
+    ry, rx = min(wh - 1, int(2.2 * LAG_MAX)), min(ww - 1, int(2.2 * LAG_MAX))
     ny, nx = cv2.getOptimalDFTSize(wh + ry + 1), cv2.getOptimalDFTSize(ww + rx + 1)
     spec = np.fft.rfft2(win, s=(ny, nx))
     ac = np.fft.irfft2((spec.real**2 + spec.imag**2), s=(ny, nx))
     ac = ac[np.r_[ny - ry : ny, 0 : ry + 1]][:, np.r_[nx - rx : nx, 0 : rx + 1]].astype(np.float64)
-    cy, cx = ry, rx
-    # normalise by the overlap so that lags far from zero are not favoured or penalised
-    oy = wh - np.abs(np.arange(2 * ry + 1) - cy)
-    ox = ww - np.abs(np.arange(2 * rx + 1) - cx)
-    overlap = np.maximum(np.outer(oy, ox), 1.0)
-    ac = ac / overlap
+    oy = wh - np.abs(np.arange(2 * ry + 1) - ry)
+    ox = ww - np.abs(np.arange(2 * rx + 1) - rx)
+    overlap = np.outer(oy, ox).astype(np.float64)
+    return _Autocorr(ac / np.maximum(overlap, 1.0), overlap, ry, rx, wh * ww)
+
+
+def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
+    """Candidate 2x2 matrices mapping tile coordinates to image coordinates: first from the
+    autocorrelation peaks that a periodic mark leaves in the residual, each standing out on its
+    own (any scale, rotation or shear), then from :func:`_scan`, which adds up the lattice's
+    peaks over a grid of scales and small rotations (found where no single peak stands out)."""
+    a = _autocorr(r, window)
+    out = _peak_lattices(a)
+    for m in _scan(a):
+        if not any(np.abs(m - q).max() < 0.01 for q in out):
+            out.append(m)
+    return out
+
+
+def _peak_lattices(auto: _Autocorr) -> list[np.ndarray]:
+    ac, ry, rx, cy, cx = auto.ac, auto.ry, auto.rx, auto.ry, auto.rx
+    rmin, rmax = LAG_MIN, LAG_MAX
     dy, dx = np.mgrid[-ry : ry + 1, -rx : rx + 1]
     rad = np.hypot(dy, dx)
-    enough = np.outer(oy, ox) >= 0.25 * wh * ww
+    enough = auto.overlap >= 0.25 * auto.area
     region = (rad >= rmin) & (rad <= rmax) & enough & ((dy > 0) | ((dy == 0) & (dx > 0)))
     if not region.any():
         return []
@@ -421,6 +531,57 @@ def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
     out = [m for _, _, m in kept[:LATTICE_CANDIDATES]]
     # a mark seen through a block grid (JPEG) can show its double period more strongly than its own
     out += [m / 2 for m in out if np.hypot(*m[:, 0]) * TILE / 2 >= rmin]
+    return out
+
+
+#: lattice points (in tile periods, one half-plane) whose autocorrelation :func:`_scan` adds up
+_SCAN_LAGS = np.array([(1, 0), (0, 1), (1, 1), (1, -1), (2, 0), (0, 2), (2, 1), (1, 2), (2, -1), (1, -2)], np.float64)
+
+
+@lru_cache(maxsize=1)
+def _scan_grid() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(scales, angles, lag vectors of shape (scales, angles, lags, 2) in pixels, (dy, dx))."""
+    scales = np.exp(np.arange(np.log(LAG_MIN / TILE), np.log(LAG_MAX / TILE), SCAN_STEP))
+    angles = np.radians(np.arange(-SCAN_ANGLE, SCAN_ANGLE + 1e-9, SCAN_ANGLE_STEP))
+    c, s = np.cos(angles), np.sin(angles)
+    rot = np.stack([np.stack([c, -s], -1), np.stack([s, c], -1)], -2)  # (angles, 2, 2)
+    unit = np.einsum("aij,lj->ali", rot, _SCAN_LAGS)  # (angles, lags, 2)
+    return scales, angles, scales[:, None, None, None] * TILE * unit[None]
+
+
+def _scan(auto: _Autocorr) -> list[np.ndarray]:
+    """Lattices (scale times rotation) where the summed autocorrelation at the lattice's first
+    points stands out, over a grid of scales (:data:`LAG_MIN` to :data:`LAG_MAX` periods, steps
+    of :data:`SCAN_STEP` in log scale) and rotations up to :data:`SCAN_ANGLE` degrees: a
+    downscaled screenshot or a slightly turned picture whose single peaks are too weak to find
+    one by one. The strongest :data:`SCAN_CANDIDATES` local maxima, best first."""
+    import cv2
+
+    ac, ry, rx = auto.ac, auto.ry, auto.rx
+    z = (ac - cv2.GaussianBlur(ac, (0, 0), 3.0)).astype(np.float32)  # peaks, not the picture's slow correlation
+    dy, dx = np.mgrid[-ry : ry + 1, -rx : rx + 1]
+    rad = np.hypot(dy, dx)
+    usable = auto.overlap >= 0.1 * auto.area
+    ring = z[(rad >= LAG_MIN) & usable]
+    if ring.size < 16:
+        return []
+    z = np.where(usable, z / np.float32(ring.std() + 1e-12), np.float32(0.0))
+    scales, angles, pts = _scan_grid()
+    inside = (np.abs(pts[..., 0]) < ry - 1) & (np.abs(pts[..., 1]) < rx - 1)
+    n_s, n_a, n_l = inside.shape
+    my = (pts[..., 0] + ry).astype(np.float32).reshape(n_s, n_a * n_l)
+    mx = (pts[..., 1] + rx).astype(np.float32).reshape(n_s, n_a * n_l)
+    vals = cv2.remap(z, mx, my, cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT, borderValue=0.0).reshape(n_s, n_a, n_l)
+    count = inside.sum(axis=2)
+    score = np.where(count >= 4, (vals * inside).sum(axis=2) / np.sqrt(np.maximum(count, 1)), -np.inf)
+    out = []
+    for _ in range(SCAN_CANDIDATES):
+        i, j = np.unravel_index(int(np.argmax(score)), score.shape)
+        if not np.isfinite(score[i, j]):
+            break
+        score[max(0, i - 3) : i + 4, max(0, j - 2) : j + 3] = -np.inf
+        c, s = np.cos(angles[j]), np.sin(angles[j])
+        out.append(scales[i] * np.array([[c, -s], [s, c]]))
     return out
 
 
