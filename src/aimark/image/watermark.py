@@ -74,6 +74,8 @@ SCAN_STEP = 0.004
 SCAN_ANGLE = 6.0
 SCAN_ANGLE_STEP = 0.25
 SCAN_CANDIDATES = 6
+#: the most pixels a residual is resampled to when a lattice is undone (its centre is used)
+UNWARP_AREA = 4_000_000
 SYNC_Z_FIRST = 4.0  # decode the best sync position only when it stands out this much
 SYNC_Z_MORE = 5.0
 MIN_SIDE = 48
@@ -386,11 +388,17 @@ def _residual(y: np.ndarray) -> np.ndarray:
 
 
 def _fold(r: np.ndarray) -> np.ndarray:
+    """Sum of ``r`` modulo the tile period, strip by strip (no padded copy of the picture)."""
     h, w = r.shape
-    ph, pw = -h % TILE, -w % TILE
-    if ph or pw:
-        r = np.pad(r, ((0, ph), (0, pw)))
-    return r.reshape(r.shape[0] // TILE, TILE, r.shape[1] // TILE, TILE).sum(axis=(0, 2), dtype=np.float64)
+    rows = np.zeros((TILE, w), np.float64)
+    for y in range(0, h, TILE):
+        strip = r[y : y + TILE]
+        rows[: strip.shape[0]] += strip
+    out = np.zeros((TILE, TILE), np.float64)
+    for x in range(0, w, TILE):
+        block = rows[:, x : x + TILE]
+        out[:, : block.shape[1]] += block
+    return out
 
 
 def _orientations(f: np.ndarray) -> list[tuple[str, np.ndarray]]:
@@ -417,7 +425,7 @@ def _candidates(folded: np.ndarray, lay: _Layout, per_orientation: int = 1) -> l
         g = np.real(np.fft.ifft2(np.fft.fft2(f) * bump_f))  # g[p] = <f, chip shifted to p>
         c = np.real(np.fft.ifft2(np.fft.fft2(g) * sync_f))  # c[o] = sum_i s_i g[p_i + o]
         z = (c - c.mean()) / (c.std() + 1e-12)
-        flat = np.argsort(z, axis=None)[::-1][:per_orientation]
+        flat = [int(np.argmax(z))] if per_orientation == 1 else np.argsort(z, axis=None)[::-1][:per_orientation]
         for idx in flat:
             oy, ox = divmod(int(idx), TILE)
             out.append(_Candidate(float(z.flat[idx]), name, (oy, ox), g))
@@ -493,7 +501,8 @@ def _peak_lattices(auto: _Autocorr) -> list[np.ndarray]:
     vals = np.where(region, ac, -np.inf)
     ring = ac[region]
     mu, sd = float(np.median(ring)), float(ring.std()) + 1e-12
-    peaks = np.argsort(vals, axis=None)[::-1][:60]
+    top = np.argpartition(vals, -60, axis=None)[-60:] if vals.size > 60 else np.arange(vals.size)
+    peaks = top[np.argsort(vals.flat[top])[::-1]]
     pts = []
     for idx in peaks:
         py, px = divmod(int(idx), ac.shape[1])
@@ -610,6 +619,12 @@ def _unwarp(r: np.ndarray, m: np.ndarray) -> np.ndarray:
     a = np.array([[m[1, 1], m[1, 0]], [m[0, 1], m[0, 0]]])  # in (x, y) order
     inv = np.linalg.inv(a)
     h, w = r.shape
+    grow = abs(float(np.linalg.det(inv)))  # output pixels per input pixel
+    if h * w * grow > UNWARP_AREA:  # a few thousand tiles are plenty: the centre of the picture
+        f = np.sqrt(UNWARP_AREA / (h * w * grow))
+        ch, cw = max(16, int(h * f)), max(16, int(w * f))
+        r = r[(h - ch) // 2 : (h - ch) // 2 + ch, (w - cw) // 2 : (w - cw) // 2 + cw]
+        h, w = r.shape
     corners = inv @ np.array([[0, w, 0, w], [0, 0, h, h]], np.float64)
     lo, hi = corners.min(axis=1), corners.max(axis=1)
     size = np.ceil(hi - lo).astype(int)
