@@ -476,14 +476,14 @@ def _autocorr(r: np.ndarray, window: int = 1024) -> _Autocorr:
     return _Autocorr(ac / np.maximum(overlap, 1.0), overlap, ry, rx, wh * ww)
 
 
-def _lattice(r: np.ndarray, window: int = 1024) -> list[np.ndarray]:
+def _lattice(r: np.ndarray, window: int = 1024, *, scan: bool = True) -> list[np.ndarray]:
     """Candidate 2x2 matrices mapping tile coordinates to image coordinates: first from the
     autocorrelation peaks that a periodic mark leaves in the residual, each standing out on its
     own (any scale, rotation or shear), then from :func:`_scan`, which adds up the lattice's
     peaks over a grid of scales and small rotations (found where no single peak stands out)."""
     a = _autocorr(r, window)
     out = _peak_lattices(a)
-    for m in _scan(a):
+    for m in _scan(a) if scan else ():
         if not any(np.abs(m - q).max() < 0.01 for q in out):
             out.append(m)
     return out
@@ -739,19 +739,24 @@ def residual(y: np.ndarray) -> np.ndarray:
     return _residual(np.asarray(y, np.float32))
 
 
-def detect_residual(r: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD) -> WatermarkReport:
-    """Detection on a whitened residual (:func:`residual`, or a sum of them)."""
+def detect_residual(
+    r: np.ndarray, key: Key = None, *, expected: bytes | None = None, method: str = METHOD, scan: bool = True
+) -> WatermarkReport:
+    """Detection on a whitened residual (:func:`residual`, or a sum of them). ``scan``: when no
+    single autocorrelation peak gives the lattice, also try :func:`_scan`'s (the video detector
+    leaves it off: its lattice search is for a whole video scaled or turned, and its time budget
+    is the verify of a long file)."""
     if r.ndim != 2 or min(r.shape) < 16:
         return WatermarkReport(method, False, detail={"attempts": 0})
     # the lattice is only estimated when the plain fold finds nothing (the generator is lazy)
-    folds = ((_fold(r if m is None else _unwarp(r, m)), "identity" if m is None else _describe(m)) for m in _transforms(r))
+    folds = ((_fold(r if m is None else _unwarp(r, m)), "identity" if m is None else _describe(m)) for m in _transforms(r, scan))
     return _search(folds, normalize_key(key), expected, method)
 
 
-def _transforms(r: np.ndarray) -> Iterator[np.ndarray | None]:
+def _transforms(r: np.ndarray, scan: bool = True) -> Iterator[np.ndarray | None]:
     """The plain fold (``None``), then the lattices estimated from the residual, lazily."""
     yield None
-    yield from _lattice(r)
+    yield from _lattice(r, scan=scan)
 
 
 def best_guess(image: Any, key: Key = None) -> bytes:
